@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Install every dependency tandem needs, idempotently, on Debian 12 / Ubuntu 24.04
+# (x86-64 and arm64). Python test tools go into a venv under the build dir.
+#   scripts/setup.sh [BUILD_DIR]     (default: build)
+set -euo pipefail
+here=$(cd "$(dirname "$0")/.." && pwd)
+build=${1:-$here/build}
+
+packages=(
+  build-essential cmake ninja-build ccache pkg-config git clang
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libucx-dev libspdlog-dev libfmt-dev libgtest-dev libgmock-dev libbenchmark-dev
+  libcli11-dev libpcre2-dev nlohmann-json3-dev
+  python3 python3-venv python3-pip
+)
+
+sudo_cmd=()
+[ "$(id -u)" -eq 0 ] || sudo_cmd=(sudo)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  "${sudo_cmd[@]}" apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive "${sudo_cmd[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}"
+else
+  echo "setup: system packages present"
+fi
+
+# Python test tools (oracles): a venv under the build dir, pip's wheel cache kept in ~/.cache/pip.
+venv=$build/venv
+pyreqs=(gguf numpy)
+if [ ! -x "$venv/bin/python" ]; then
+  mkdir -p "$build"
+  python3 -m venv "$venv"
+fi
+if ! "$venv/bin/python" -c "import gguf, numpy" 2>/dev/null; then
+  echo "setup: installing python test tools into $venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "${pyreqs[@]}"
+else
+  echo "setup: python test tools present in $venv"
+fi
