@@ -281,7 +281,9 @@ void QuantizeQ3_K(const float* src, void* dst, int64_t n) {
     uint8_t q[kQK_K];  // q + 4, 0..7: low 2 bits in qs, bit 2 in hmask
     for (int j = 0; j < 16; ++j) {
       stored[j] = s.stored[j] + 32;
-      for (int i = 16 * j; i < 16 * j + 16; ++i) q[i] = static_cast<uint8_t>(QuantizeToGrid(src[i], s.step[j], -4, 3) + 4);
+      for (int i = 16 * j; i < 16 * j + 16; ++i) {
+        q[i] = static_cast<uint8_t>(QuantizeToGrid(src[i], s.step[j], -4, 3) + 4);
+      }
     }
     blocks[b].d = s.d;
     PackScalesQ3K(stored, blocks[b].scales);
@@ -320,7 +322,9 @@ void QuantizeQ6_K(const float* src, void* dst, int64_t n) {
     uint8_t q[kQK_K];  // q + 32, 0..63
     for (int j = 0; j < 16; ++j) {
       blocks[b].scales[j] = static_cast<int8_t>(s.stored[j]);
-      for (int i = 16 * j; i < 16 * j + 16; ++i) q[i] = static_cast<uint8_t>(QuantizeToGrid(src[i], s.step[j], -32, 31) + 32);
+      for (int i = 16 * j; i < 16 * j + 16; ++i) {
+        q[i] = static_cast<uint8_t>(QuantizeToGrid(src[i], s.step[j], -32, 31) + 32);
+      }
     }
     blocks[b].d = s.d;
     StoreQuant6(q, &blocks[b]);
@@ -340,7 +344,9 @@ void QuantizeIq4Xs(const float* src, void* dst, int64_t n) {
       block.scales_l[j / 2] |= static_cast<uint8_t>((stored & 0x0f) << (4 * (j % 2)));
       block.scales_h |= static_cast<uint16_t>((stored >> 4) << (2 * j));
       uint8_t q[kQK];
-      for (int l = 0; l < kQK; ++l) q[l] = static_cast<uint8_t>(NearestLevel(src[32 * j + l], s.step[j], kIq4Values));
+      for (int l = 0; l < kQK; ++l) {
+        q[l] = static_cast<uint8_t>(NearestLevel(src[32 * j + l], s.step[j], kIq4Values));
+      }
       PackNibbles(q, block.qs + 16 * j);
     }
   }
