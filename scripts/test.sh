@@ -17,7 +17,6 @@ echo "== release tests"
 ctest --preset release -j "$jobs"
 
 echo "== asan build (parser and protocol tests)"
-asan_targets=$(sed -n 's/^ *tandem_test(\([a-z_]*\) .*LABELS asan.*/\1/p' tests/CMakeLists.txt)
-"$here/scripts/build.sh" asan $asan_targets
+"$here/scripts/build.sh" asan asan_tests
 echo "== asan tests"
 ctest --preset asan -L asan -j "$jobs"

@@ -57,7 +57,8 @@ std::function<Bytes()> Patched(uint64_t at, T value) {
   };
 }
 
-std::function<Bytes()> Patched2(uint64_t at1, uint64_t value1, uint64_t at2, uint64_t value2) {
+// Two u64 fields at once (a tensor's two dimensions).
+std::function<Bytes()> PatchedBoth(uint64_t at1, uint64_t value1, uint64_t at2, uint64_t value2) {
   return [=] {
     Bytes bytes = Base().bytes;
     testing::Patch<uint64_t>(bytes, at1, value1);
@@ -224,9 +225,9 @@ std::vector<Corruption> Corruptions() {
                    attn_q.dims_at + 8)},
       {"negative dimension", Patched<uint64_t>(embd.dims_at, std::numeric_limits<uint64_t>::max()),
        fmt::format("at byte {}: tensor 'token_embd.weight' dimension 0 is 18446744073709551615", embd.dims_at)},
-      {"element count overflow", Patched2(embd.dims_at, huge, embd.dims_at + 8, huge),
+      {"element count overflow", PatchedBoth(embd.dims_at, huge, embd.dims_at + 8, huge),
        fmt::format("at byte {}: tensor 'token_embd.weight' element count overflows 64 bits", embd.dims_at + 8)},
-      {"byte size overflow", Patched2(embd.dims_at, uint64_t{1} << 61, embd.dims_at + 8, 2),
+      {"byte size overflow", PatchedBoth(embd.dims_at, uint64_t{1} << 61, embd.dims_at + 8, 2),
        fmt::format("at byte {}: tensor 'token_embd.weight' byte size overflows 64 bits", embd.type_at)},
       {"unknown tensor type 99", Patched<uint32_t>(attn_q.type_at, 99),
        fmt::format("at byte {}: tensor 'blk.0.attn_q.weight' has unknown type 99", attn_q.type_at)},
@@ -291,7 +292,9 @@ TEST(GgufCorrupt, BaseIsValidAndItsLayoutMatchesTheWriter) {
 Status Read(const Corruption& c, const Bytes& bytes, const testing::ScratchDir& dir) {
   if (c.reader == Reader::kParse) return ParseGguf(bytes).status();
   auto file = ParseGguf(bytes);
-  if (!file.ok()) return Status::Error("the parser refused a file meant for the model loader: {}", file.status().message());
+  if (!file.ok()) {
+    return Status::Error("the parser refused a file meant for the model loader: {}", file.status().message());
+  }
   std::string path = dir.File(FileName(c.name));
   testing::WriteBytes(path, bytes);
   return GgufModel::Open(path).status();
@@ -392,12 +395,23 @@ TEST(GgufCorrupt, LongKeyOnLargeArrayParsesInLinearTime) {
   EXPECT_LT(seconds, 10.0);
 }
 
-TEST(GgufCorrupt, WritesCorpusWhenAsked) {
-  const char* dir = std::getenv("TANDEM_WRITE_CORPUS");
-  if (dir == nullptr) GTEST_SKIP() << "set TANDEM_WRITE_CORPUS=DIR to write the corrupted files";
+// The corrupted files on disk (in TANDEM_WRITE_CORPUS=DIR when set: fuzzer seeds) are
+// rejected by GgufModel::Open too, the valid one accepted.
+TEST(GgufCorrupt, CorpusFilesOnDiskAreRejectedByOpen) {
+  const char* env = std::getenv("TANDEM_WRITE_CORPUS");
+  std::string dir = env != nullptr ? std::string(env)
+                                   : (std::filesystem::temp_directory_path() / "tandem_gguf_corpus").string();
   std::filesystem::create_directories(dir);
-  testing::WriteBytes(std::string(dir) + "/valid.gguf", Base().bytes);
-  for (const Corruption& c : Corruptions()) testing::WriteBytes(std::string(dir) + "/" + FileName(c.name), c.make());
+  testing::WriteBytes(dir + "/valid.gguf", Base().bytes);
+  EXPECT_TRUE(GgufModel::Open(dir + "/valid.gguf").ok());
+  for (const Corruption& c : Corruptions()) {
+    std::string path = dir + "/" + FileName(c.name);
+    testing::WriteBytes(path, c.make());
+    auto opened = GgufModel::Open(path);
+    ASSERT_FALSE(opened.ok()) << c.name;
+    EXPECT_NE(opened.status().message().find(path), std::string::npos) << opened.status().message();
+  }
+  if (env == nullptr) std::filesystem::remove_all(dir);
 }
 
 }  // namespace

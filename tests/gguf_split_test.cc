@@ -53,12 +53,9 @@ std::vector<GgufWriter> SplitParts() {
   return parts;
 }
 
-struct SplitFiles {
-  std::vector<std::string> paths;  // part k + 1 at paths[k]
-};
-
-SplitFiles WriteParts(const ScratchDir& dir, const std::vector<GgufWriter>& parts) {
-  SplitFiles files;
+// Writes model-0000k-of-0000N.gguf into `dir`; returns their paths, part 1 first.
+std::vector<std::string> WriteParts(const ScratchDir& dir, const std::vector<GgufWriter>& parts) {
+  std::vector<std::string> paths;
   size_t first_index = 0;
   for (size_t p = 0; p < parts.size(); ++p) {
     std::string path = SplitPath(dir.File("model"), static_cast<int>(p + 1), static_cast<int>(parts.size()));
@@ -68,16 +65,16 @@ SplitFiles WriteParts(const ScratchDir& dir, const std::vector<GgufWriter>& part
     Status st = parts[p].WriteFile(path, fill, false);
     EXPECT_TRUE(st.ok()) << st.message();
     first_index += parts[p].tensors().size();
-    files.paths.push_back(path);
+    paths.push_back(path);
   }
-  return files;
+  return paths;
 }
 
 TEST(GgufSplit, OpensAllPartsFromTheFirst) {
   ScratchDir dir;
   std::vector<GgufWriter> parts = SplitParts();
-  SplitFiles files = WriteParts(dir, parts);
-  auto model = GgufModel::Open(files.paths[0]);
+  std::vector<std::string> paths = WriteParts(dir, parts);
+  auto model = GgufModel::Open(paths[0]);
   ASSERT_TRUE(model.ok()) << model.status().message();
   EXPECT_EQ(model->part_count(), 3u);
   EXPECT_EQ(model->architecture(), "llama");
@@ -155,17 +152,17 @@ TEST(GgufSplit, DisagreeingPartsAreErrorsNamingTheFile) {
     ScratchDir dir;
     std::vector<GgufWriter> parts = SplitParts();
     c.change(parts);
-    SplitFiles files = WriteParts(dir, parts);
+    std::vector<std::string> paths = WriteParts(dir, parts);
     if (c.remove_part > 0) {
-      ASSERT_EQ(std::remove(files.paths[c.remove_part - 1].c_str()), 0);
+      ASSERT_EQ(std::remove(paths[c.remove_part - 1].c_str()), 0);
     }
-    std::string open = c.open == "part1" ? files.paths[0] : c.open == "part2" ? files.paths[1] : dir.File(c.open);
-    if (c.open == "model.gguf") std::filesystem::copy_file(files.paths[0], open);
+    std::string open = c.open == "part1" ? paths[0] : c.open == "part2" ? paths[1] : dir.File(c.open);
+    if (c.open == "model.gguf") std::filesystem::copy_file(paths[0], open);
     auto model = GgufModel::Open(open);
     ASSERT_FALSE(model.ok());
     for (std::string expected : c.expected) {
       for (int p = 0; p < kSplitCount; ++p) {
-        expected = ReplaceAll(expected, "{part" + std::to_string(p + 1) + "}", files.paths[p]);
+        expected = ReplaceAll(expected, "{part" + std::to_string(p + 1) + "}", paths[p]);
       }
       EXPECT_NE(model.status().message().find(expected), std::string::npos)
           << "expected: " << expected << "\n got: " << model.status().message();
@@ -179,7 +176,8 @@ TEST(GgufSplit, SplitNamesParseAndFormat) {
   EXPECT_EQ(name.number, 2);
   EXPECT_EQ(name.count, 10);
   EXPECT_EQ(SplitPath(name.prefix, 1, name.count), "/models/big-00001-of-00010.gguf");
-  for (const char* plain : {"/models/big.gguf", "big-0001-of-00010.gguf", "big-00001-of-00010.bin", "00001-of-00002.gguf"}) {
+  for (const char* plain :
+       {"/models/big.gguf", "big-0001-of-00010.gguf", "big-00001-of-00010.bin", "00001-of-00002.gguf"}) {
     EXPECT_EQ(ParseSplitName(plain).count, 0) << plain;
   }
 }

@@ -234,6 +234,39 @@ TEST(GgufAccessors, ErrorsNameTheKeyAndWhatItHolds) {
   }
 }
 
+struct TypeGeometry {
+  GgmlType type;
+  uint32_t block_size;
+  uint32_t block_bytes;
+};
+
+// Block geometry from ggml's block structs (ggml-common.h static_asserts), typed in
+// independently of the table in ggml_type.cc.
+TEST(GgmlTypes, GeometryMatchesGgml) {
+  const std::vector<TypeGeometry> ggml = {
+      {GgmlType::F32, 1, 4},        {GgmlType::F16, 1, 2},        {GgmlType::Q4_0, 32, 18},
+      {GgmlType::Q4_1, 32, 20},     {GgmlType::Q5_0, 32, 22},     {GgmlType::Q5_1, 32, 24},
+      {GgmlType::Q8_0, 32, 34},     {GgmlType::Q8_1, 32, 36},     {GgmlType::Q2_K, 256, 84},
+      {GgmlType::Q3_K, 256, 110},   {GgmlType::Q4_K, 256, 144},   {GgmlType::Q5_K, 256, 176},
+      {GgmlType::Q6_K, 256, 210},   {GgmlType::Q8_K, 256, 292},   {GgmlType::IQ2_XXS, 256, 66},
+      {GgmlType::IQ2_XS, 256, 74},  {GgmlType::IQ3_XXS, 256, 98}, {GgmlType::IQ1_S, 256, 50},
+      {GgmlType::IQ4_NL, 32, 18},   {GgmlType::IQ3_S, 256, 110},  {GgmlType::IQ2_S, 256, 82},
+      {GgmlType::IQ4_XS, 256, 136}, {GgmlType::I8, 1, 1},         {GgmlType::I16, 1, 2},
+      {GgmlType::I32, 1, 4},        {GgmlType::I64, 1, 8},        {GgmlType::F64, 1, 8},
+      {GgmlType::IQ1_M, 256, 56},   {GgmlType::BF16, 1, 2},       {GgmlType::TQ1_0, 256, 54},
+      {GgmlType::TQ2_0, 256, 66},   {GgmlType::MXFP4, 32, 17},
+  };
+  for (const auto& g : ggml) {
+    auto info = FindTypeInfo(static_cast<uint32_t>(g.type));
+    ASSERT_TRUE(info.has_value()) << static_cast<uint32_t>(g.type);
+    EXPECT_EQ(info->block_size, g.block_size) << info->name;
+    EXPECT_EQ(info->block_bytes, g.block_bytes) << info->name;
+  }
+  for (uint32_t retired : {4u, 5u, 31u, 32u, 33u, 36u, 37u, 38u, 40u}) {
+    EXPECT_FALSE(FindTypeInfo(retired).has_value()) << retired;
+  }
+}
+
 struct TensorSpec {
   std::string name;
   std::vector<int64_t> ne;

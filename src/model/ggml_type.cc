@@ -18,7 +18,7 @@ constexpr std::array kTypes = {
     GgmlTypeInfo{GgmlType::Q5_0, "Q5_0", 32, 2 + 4 + 16, true},
     GgmlTypeInfo{GgmlType::Q5_1, "Q5_1", 32, 2 + 2 + 4 + 16, true},
     GgmlTypeInfo{GgmlType::Q8_0, "Q8_0", 32, 2 + 32, true},
-    GgmlTypeInfo{GgmlType::Q8_1, "Q8_1", 32, 4 + 4 + 32, false},
+    GgmlTypeInfo{GgmlType::Q8_1, "Q8_1", 32, 2 + 2 + 32, false},
     GgmlTypeInfo{GgmlType::Q2_K, "Q2_K", QK_K, 2 + 2 + QK_K / 16 + QK_K / 4, true},
     GgmlTypeInfo{GgmlType::Q3_K, "Q3_K", QK_K, 2 + QK_K / 4 + QK_K / 8 + 12, true},
     GgmlTypeInfo{GgmlType::Q4_K, "Q4_K", QK_K, 2 + 2 + QK_K / 2 + 12, true},
