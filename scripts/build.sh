@@ -7,6 +7,8 @@ here=$(cd "$(dirname "$0")/.." && pwd)
 preset=${1:-release}
 shift || true
 cd "$here"
+# relative paths in ccache keys: a clone elsewhere reuses the cache
+export CCACHE_BASEDIR=$here
 args=()
 [ -n "${TANDEM_CUDA_ARCHS:-}" ] && args+=("-DTANDEM_CUDA_ARCHS=${TANDEM_CUDA_ARCHS}")
 cmake --preset "$preset" "${args[@]}" >/dev/null
