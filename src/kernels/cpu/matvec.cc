@@ -1,0 +1,29 @@
+#include "kernels/cpu/matvec.h"
+
+#include "kernels/cpu/quant.h"
+
+namespace tandem {
+
+void MatMul(GgmlType type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t n_tokens,
+            float* y, ThreadPool* pool) {
+  const auto* base = static_cast<const uint8_t*>(w);
+  const uint64_t row_bytes = RowBytes(type, cols);
+  auto rows_range = [&](int64_t begin, int64_t end) {
+    for (int64_t r = begin; r < end; ++r) {
+      const uint8_t* row = base + r * row_bytes;
+      for (int64_t t = 0; t < n_tokens; ++t) y[t * rows + r] = DotRow(type, row, x + t * cols, cols);
+    }
+  };
+  if (pool) {
+    pool->ParallelFor(rows, rows_range);
+  } else {
+    rows_range(0, rows);
+  }
+}
+
+void MatVec(GgmlType type, const void* w, int64_t rows, int64_t cols, const float* x, float* y,
+            ThreadPool* pool) {
+  MatMul(type, w, rows, cols, x, 1, y, pool);
+}
+
+}  // namespace tandem
