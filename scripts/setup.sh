@@ -31,14 +31,16 @@ fi
 
 # Python test tools (oracles): a venv under the build dir, pip's wheel cache kept in ~/.cache/pip.
 venv=$build/venv
-pyreqs=(gguf numpy)
+# llama-cpp-python is built from source once (CPU only, several minutes on 2 cores); pip
+# keeps the wheel in its cache, so later runs and CI reuse it.
+pyreqs=(gguf==0.19.0 numpy llama-cpp-python==0.3.36)
 if [ ! -x "$venv/bin/python" ]; then
   mkdir -p "$build"
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c "import gguf, numpy" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import gguf, numpy, llama_cpp" 2>/dev/null; then
   echo "setup: installing python test tools into $venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "${pyreqs[@]}"
+  CMAKE_ARGS="-DGGML_CUDA=OFF" "$venv/bin/pip" install -q --disable-pip-version-check "${pyreqs[@]}"
 else
   echo "setup: python test tools present in $venv"
 fi
