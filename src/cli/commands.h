@@ -15,5 +15,6 @@ struct Command {
 
 Command AddSynthCommand(CLI::App& app);
 Command AddInspectCommand(CLI::App& app);
+Command AddRunCommand(CLI::App& app);
 
 }  // namespace tandem::cli

@@ -19,6 +19,7 @@ int main(int argc, char** argv) {
   std::vector<tandem::cli::Command> commands = {
       tandem::cli::AddSynthCommand(app),
       tandem::cli::AddInspectCommand(app),
+      tandem::cli::AddRunCommand(app),
   };
 
   CLI11_PARSE(app, argc, argv);

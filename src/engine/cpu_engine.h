@@ -39,6 +39,7 @@ class CpuEngine {
 
   const ModelConfig& config() const { return config_; }
   const KvCache& kv_cache() const { return kv_; }
+  const GgufMetadata& metadata() const { return model_.metadata(); }
   int64_t n_past() const { return n_past_; }
   void Reset() { n_past_ = 0; }
   void SetObserver(TensorObserver observer) { observer_ = std::move(observer); }
