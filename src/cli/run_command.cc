@@ -15,6 +15,7 @@ struct RunArgs {
   int64_t n_ctx = 4096;
   int threads = 0;
   std::string kv = "f16";
+  bool ggml_activations = false;
   SamplingParams sampling;
 };
 
@@ -46,6 +47,7 @@ int RunGenerate(const RunArgs& a) {
   options.n_ctx = a.n_ctx;
   options.n_threads = a.threads;
   options.kv_storage = a.kv == "f32" ? KvStorage::kF32 : KvStorage::kF16;
+  options.ggml_activation_rounding = a.ggml_activations;
   auto engine = CpuEngine::Load(a.model, options);
   if (!engine.ok()) {
     fmt::print(stderr, "error: {}\n", engine.status().message());
@@ -83,6 +85,8 @@ Command AddRunCommand(CLI::App& app) {
   sub->add_option("--ctx", a->n_ctx, "KV cache positions")->capture_default_str()->check(CLI::Range(1, 1 << 24));
   sub->add_option("--kv", a->kv, "KV cache type")->check(CLI::IsMember({"f16", "f32"}))->capture_default_str();
   sub->add_option("-t,--threads", a->threads, "threads (0: all cores)")->check(CLI::Range(0, 1024));
+  sub->add_flag("--ggml-activations", a->ggml_activations,
+                "round activations like llama.cpp's CPU backend before quantized products (for comparisons)");
   auto& s = a->sampling;
   sub->add_option("--temp", s.temperature, "temperature (0: greedy)")->capture_default_str();
   sub->add_option("--top-k", s.top_k, "top-k (0: off)")->capture_default_str();

@@ -1,6 +1,7 @@
 #include "engine/cpu_engine.h"
 
 #include "common/log.h"
+#include "kernels/cpu/activation_rounding.h"
 #include "kernels/cpu/matvec.h"
 #include "kernels/cpu/moe_router.h"
 #include "kernels/cpu/quant.h"
@@ -10,10 +11,6 @@
 
 namespace tandem {
 namespace {
-
-void MatMulRows(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y, ThreadPool* pool) {
-  MatMul(w.type, w.data, w.rows, w.cols, x, n_tokens, y, pool);
-}
 
 // Rows [first, first + count) of a matrix, as a matrix.
 WeightMatrix RowSlice(const WeightMatrix& w, int64_t first, int64_t count) {
@@ -50,10 +47,22 @@ Expected<std::unique_ptr<CpuEngine>> CpuEngine::Load(const std::string& path, co
   TANDEM_ASSIGN_OR_RETURN(e->kv_, KvCache::Create(s.n_layer, options.n_ctx, s.n_head_kv, s.head_dim,
                                                   options.kv_storage));
   e->pool_ = std::make_unique<ThreadPool>(options.n_threads);
+  e->ggml_activation_rounding_ = options.ggml_activation_rounding;
   Log(Subsystem::kEngine)
       .info("loaded {}: {} layers, KV cache {} positions = {:.1f} MiB, {} threads", path, s.n_layer, options.n_ctx,
             static_cast<double>(e->kv_.bytes()) / (1 << 20), e->pool_->size());
   return e;
+}
+
+void CpuEngine::MatMulRows(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
+  if (ggml_activation_rounding_ && w.type != GgmlType::F32) {
+    rounded_.resize(static_cast<size_t>(n_tokens * w.cols));
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      RoundActivationsLikeGgml(w.type, x + t * w.cols, w.cols, rounded_.data() + t * w.cols);
+    }
+    x = rounded_.data();
+  }
+  MatMul(w.type, w.data, w.rows, w.cols, x, n_tokens, y, pool_.get());
 }
 
 void CpuEngine::Observe(std::string_view name, int layer, const std::vector<float>& data, int64_t n_tokens) const {
@@ -91,7 +100,7 @@ Status CpuEngine::Forward(std::span<const int32_t> tokens, bool all_logits, std:
   }
   Observe("output_norm", -1, xn, rows);
   logits.assign(static_cast<size_t>(rows * weights_.output.rows), 0.0f);
-  MatMulRows(weights_.output, xn.data(), rows, logits.data(), pool_.get());
+  MatMulRows(weights_.output, xn.data(), rows, logits.data());
   Observe("logits", -1, logits, rows);
   n_past_ += n;
   return Status::Ok();
@@ -108,9 +117,9 @@ void CpuEngine::Attention(int layer, int64_t n, std::vector<float>& x) {
   }
   Observe("attn_norm", layer, xn, n);
   std::vector<float> q(static_cast<size_t>(n * q_dim)), k(static_cast<size_t>(n * kv_dim)), v(k.size());
-  MatMulRows(w.wq, xn.data(), n, q.data(), pool_.get());
-  MatMulRows(w.wk, xn.data(), n, k.data(), pool_.get());
-  MatMulRows(w.wv, xn.data(), n, v.data(), pool_.get());
+  MatMulRows(w.wq, xn.data(), n, q.data());
+  MatMulRows(w.wk, xn.data(), n, k.data());
+  MatMulRows(w.wv, xn.data(), n, v.data());
   Observe("q", layer, q, n);
   Observe("k", layer, k, n);
   Observe("v", layer, v, n);
@@ -139,7 +148,7 @@ void CpuEngine::Attention(int layer, int64_t n, std::vector<float>& x) {
   AttentionPrefill(q.data(), n, s.n_head, n_past_, kv_.Keys(layer), kv_.Values(layer), attn.data(), pool_.get());
   Observe("attn", layer, attn, n);
   std::vector<float> out(x.size());
-  MatMulRows(w.wo, attn.data(), n, out.data(), pool_.get());
+  MatMulRows(w.wo, attn.data(), n, out.data());
   Observe("attn_out", layer, out, n);
   for (size_t i = 0; i < x.size(); ++i) x[i] += out[i];
   Observe("ffn_in", layer, x, n);
@@ -155,7 +164,7 @@ void CpuEngine::Moe(int layer, int64_t n, std::vector<float>& x) {
   }
   Observe("ffn_norm", layer, xn, n);
   std::vector<float> logits(static_cast<size_t>(n * n_expert));
-  MatMulRows(w.router, xn.data(), n, logits.data(), pool_.get());
+  MatMulRows(w.router, xn.data(), n, logits.data());
   Observe("router_logits", layer, logits, n);
 
   // Route every token, then run each expert once over the tokens that chose it.
@@ -185,10 +194,10 @@ void CpuEngine::Moe(int layer, int64_t n, std::vector<float>& x) {
     gate.resize(static_cast<size_t>(m * ff));
     up.resize(gate.size());
     down.resize(xin.size());
-    MatMulRows(RowSlice(w.gate_exps, e * ff, ff), xin.data(), m, gate.data(), pool_.get());
-    MatMulRows(RowSlice(w.up_exps, e * ff, ff), xin.data(), m, up.data(), pool_.get());
+    MatMulRows(RowSlice(w.gate_exps, e * ff, ff), xin.data(), m, gate.data());
+    MatMulRows(RowSlice(w.up_exps, e * ff, ff), xin.data(), m, up.data());
     SwiGlu(gate.data(), up.data(), m * ff, gate.data());
-    MatMulRows(RowSlice(w.down_exps, e * embd, embd), gate.data(), m, down.data(), pool_.get());
+    MatMulRows(RowSlice(w.down_exps, e * embd, embd), gate.data(), m, down.data());
     for (int64_t i = 0; i < m; ++i) {
       float* dst = moe.data() + tokens[i].first * embd;
       const float* src = down.data() + i * embd;

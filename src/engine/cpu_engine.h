@@ -24,6 +24,9 @@ struct EngineOptions {
   int64_t n_ctx = 4096;                  // KV cache positions
   KvStorage kv_storage = KvStorage::kF16;
   int n_threads = 0;                     // 0: all cores
+  // Round activations like ggml's CPU backend before each quantized product (see
+  // kernels/cpu/activation_rounding.h): for comparisons with llama.cpp only.
+  bool ggml_activation_rounding = false;
 };
 
 // Sees each named intermediate as it is computed: data is [n_tokens, n] f32; layer is
@@ -53,12 +56,16 @@ class CpuEngine {
   void Attention(int layer, int64_t n, std::vector<float>& x);
   void Moe(int layer, int64_t n, std::vector<float>& x);
   void Observe(std::string_view name, int layer, const std::vector<float>& data, int64_t n_tokens) const;
+  // y: [n_tokens, w.rows] = x: [n_tokens, w.cols] times w's rows.
+  void MatMulRows(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y);
 
   GgufModel model_;
   ModelConfig config_;
   ModelWeights weights_;
   KvCache kv_;
   std::unique_ptr<ThreadPool> pool_;
+  bool ggml_activation_rounding_ = false;
+  std::vector<float> rounded_;  // scratch for rounded activations
   TensorObserver observer_;
   int64_t n_past_ = 0;
 };

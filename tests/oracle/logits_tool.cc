@@ -1,6 +1,6 @@
 // Runs tandem's CPU engine over a token sequence and writes every position's logits
 // (teacher forcing) as raw f32 [n_tokens, n_vocab], for the llama.cpp oracle.
-//   logits_tool MODEL OUT TOKEN... [--f32-kv] [--prompt N]
+//   logits_tool MODEL OUT TOKEN... [--f32-kv] [--ggml-activations] [--prompt N]
 // --prompt N runs the first N tokens as one batch, then the rest one token per call.
 #include <cstdio>
 #include <cstdlib>
@@ -12,7 +12,7 @@
 
 int main(int argc, char** argv) {
   if (argc < 4) {
-    std::fprintf(stderr, "usage: logits_tool MODEL OUT TOKEN... [--f32-kv] [--prompt N]\n");
+    std::fprintf(stderr, "usage: logits_tool MODEL OUT TOKEN... [--f32-kv] [--ggml-activations] [--prompt N]\n");
     return 2;
   }
   tandem::EngineOptions options;
@@ -22,6 +22,8 @@ int main(int argc, char** argv) {
   for (int i = 3; i < argc; ++i) {
     if (std::strcmp(argv[i], "--f32-kv") == 0) {
       options.kv_storage = tandem::KvStorage::kF32;
+    } else if (std::strcmp(argv[i], "--ggml-activations") == 0) {
+      options.ggml_activation_rounding = true;
     } else if (std::strcmp(argv[i], "--prompt") == 0 && i + 1 < argc) {
       prompt = std::atoll(argv[++i]);
     } else {
