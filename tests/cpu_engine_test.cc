@@ -6,6 +6,7 @@
 #include <filesystem>
 
 #include "model/synth/synth_model.h"
+#include "synth_options.h"
 
 namespace tandem {
 namespace {
@@ -14,19 +15,7 @@ namespace {
 class CpuEngineTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
-    SynthOptions o;
-    o.shape = RealShape(Arch::kMiniMaxM2);
-    o.shape.n_layer = 2;
-    o.shape.n_expert = 8;
-    o.shape.n_expert_used = 2;
-    o.shape.n_embd = 256;
-    o.shape.n_head = 4;
-    o.shape.n_head_kv = 2;
-    o.shape.head_dim = 64;
-    o.shape.n_rot = 32;
-    o.shape.n_ff_exp = 256;
-    o.recipe = Recipe::kQ8_0;
-    o.vocab_path = TANDEM_SOURCE_DIR "/tests/data/vocab-qwen2.gguf";
+    SynthOptions o = testing::SmallOptions(Arch::kMiniMaxM2, Recipe::kQ8_0);
     path_ = (std::filesystem::temp_directory_path() / "tandem_cpu_engine_test.gguf").string();
     auto m = SynthModel::Build(o);
     ASSERT_TRUE(m.ok()) << m.status().message();

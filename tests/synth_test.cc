@@ -9,33 +9,13 @@
 
 #include "kernels/cpu/quant.h"
 #include "model/gguf_model.h"
+#include "synth_options.h"
 
 namespace tandem {
 namespace {
 
-const std::string kVocab = TANDEM_SOURCE_DIR "/tests/data/vocab-qwen2.gguf";
-
-SynthOptions Options(Arch arch, Recipe recipe) {
-  SynthOptions o;
-  o.shape = RealShape(arch);
-  o.recipe = recipe;
-  o.vocab_path = kVocab;
-  return o;
-}
-
-SynthOptions Small(Arch arch, Recipe recipe) {
-  SynthOptions o = Options(arch, recipe);
-  o.shape.n_layer = 2;
-  o.shape.n_expert = 8;
-  o.shape.n_expert_used = 2;
-  o.shape.n_embd = 256;
-  o.shape.n_head = 4;
-  o.shape.n_head_kv = 2;
-  o.shape.head_dim = 64;
-  o.shape.n_rot = arch == Arch::kQwen3Moe ? 64 : 32;
-  o.shape.n_ff_exp = 256;
-  return o;
-}
+using testing::RealOptions;
+using testing::SmallOptions;
 
 const GgufTensorInfo& Find(const SynthModel& m, const std::string& name) {
   for (const auto& t : m.tensors()) {
@@ -67,7 +47,7 @@ double Rms(std::span<const float> v) {
 }
 
 TEST(SynthTest, MiniMaxQ3KXLReadsTheRealFilesBytesPerToken) {
-  auto m = SynthModel::Build(Options(Arch::kMiniMaxM2, Recipe::kQ3_K_XL));
+  auto m = SynthModel::Build(RealOptions(Arch::kMiniMaxM2, Recipe::kQ3_K_XL));
   ASSERT_TRUE(m.ok()) << m.status().message();
   double gib = static_cast<double>(m->token_bytes().total()) / (1024.0 * 1024 * 1024);
   EXPECT_NEAR(gib, 4.58, 4.58 * 0.05);
@@ -83,7 +63,7 @@ TEST(SynthTest, RealShapesHaveTheArchitecturesTensors) {
     uint32_t n_vocab;
   };
   for (const Case& c : {Case{Arch::kQwen3Moe, 12, 128, 151936}, Case{Arch::kMiniMaxM2, 13, 48 * 128, 200064}}) {
-    auto m = SynthModel::Build(Options(c.arch, Recipe::kQ8_0));
+    auto m = SynthModel::Build(RealOptions(c.arch, Recipe::kQ8_0));
     ASSERT_TRUE(m.ok()) << m.status().message();
     const ModelShape& s = m->options().shape;
     EXPECT_EQ(m->tensors().size(), 3 + c.per_layer * s.n_layer);
@@ -99,7 +79,7 @@ TEST(SynthTest, RealShapesHaveTheArchitecturesTensors) {
 }
 
 TEST(SynthTest, Q4KMGivesMoreBitsToTheLayersLlamaCppDoes) {
-  auto m = SynthModel::Build(Options(Arch::kQwen3Moe, Recipe::kQ4_K_M));
+  auto m = SynthModel::Build(RealOptions(Arch::kQwen3Moe, Recipe::kQ4_K_M));
   ASSERT_TRUE(m.ok()) << m.status().message();
   // 48 layers: layers < 6, >= 42, and (l - 6) % 3 == 2 get Q6_K attn_v and ffn_down
   std::set<int> expected;
@@ -116,7 +96,7 @@ TEST(SynthTest, Q4KMGivesMoreBitsToTheLayersLlamaCppDoes) {
 }
 
 TEST(SynthTest, RowsThatDoNotFitTheBlocksNameTheFlag) {
-  SynthOptions o = Small(Arch::kQwen3Moe, Recipe::kQ4_K_M);
+  SynthOptions o = SmallOptions(Arch::kQwen3Moe, Recipe::kQ4_K_M);
   o.shape.n_ff_exp = 128;
   auto m = SynthModel::Build(o);
   ASSERT_FALSE(m.ok());
@@ -125,18 +105,18 @@ TEST(SynthTest, RowsThatDoNotFitTheBlocksNameTheFlag) {
 }
 
 TEST(SynthTest, BadShapesAreRejected) {
-  SynthOptions o = Small(Arch::kMiniMaxM2, Recipe::kQ8_0);
+  SynthOptions o = SmallOptions(Arch::kMiniMaxM2, Recipe::kQ8_0);
   o.shape.n_head_kv = 3;
   EXPECT_FALSE(SynthModel::Build(o).ok());
-  o = Small(Arch::kMiniMaxM2, Recipe::kQ8_0);
+  o = SmallOptions(Arch::kMiniMaxM2, Recipe::kQ8_0);
   o.shape.n_expert_used = 9;
   EXPECT_FALSE(SynthModel::Build(o).ok());
-  o = Small(Arch::kMiniMaxM2, Recipe::kQ8_0);
+  o = SmallOptions(Arch::kMiniMaxM2, Recipe::kQ8_0);
   o.shape.n_vocab = 1000;  // smaller than the vocabulary file
   auto m = SynthModel::Build(o);
   ASSERT_FALSE(m.ok());
   EXPECT_NE(m.status().message().find("151936"), std::string::npos) << m.status().message();
-  o = Small(Arch::kMiniMaxM2, Recipe::kQ8_0);
+  o = SmallOptions(Arch::kMiniMaxM2, Recipe::kQ8_0);
   o.vocab_path = "/nonexistent/vocab.gguf";
   m = SynthModel::Build(o);
   ASSERT_FALSE(m.ok());
@@ -144,7 +124,7 @@ TEST(SynthTest, BadShapesAreRejected) {
 }
 
 TEST(SynthTest, WeightsHaveTheRequestedSpreadAndAreDeterministic) {
-  SynthOptions o = Small(Arch::kMiniMaxM2, Recipe::kQ4_K_M);
+  SynthOptions o = SmallOptions(Arch::kMiniMaxM2, Recipe::kQ4_K_M);
   auto a = SynthModel::Build(o);
   ASSERT_TRUE(a.ok()) << a.status().message();
   std::vector<float> q = Dequantized(*a, "blk.1.attn_q.weight");
@@ -162,7 +142,7 @@ TEST(SynthTest, WeightsHaveTheRequestedSpreadAndAreDeterministic) {
 }
 
 TEST(SynthTest, KOutliersScaleTheChosenChannelsOfEveryKVHead) {
-  SynthOptions o = Small(Arch::kQwen3Moe, Recipe::kF32);
+  SynthOptions o = SmallOptions(Arch::kQwen3Moe, Recipe::kF32);
   o.k_outlier_channels = 3;
   o.k_outlier_scale = 10.0f;
   auto m = SynthModel::Build(o);
@@ -177,7 +157,7 @@ TEST(SynthTest, KOutliersScaleTheChosenChannelsOfEveryKVHead) {
 }
 
 TEST(SynthTest, LargeTensorsFillFromAPoolOfValidVariedRows) {
-  SynthOptions o = Small(Arch::kMiniMaxM2, Recipe::kQ3_K_XL);
+  SynthOptions o = SmallOptions(Arch::kMiniMaxM2, Recipe::kQ3_K_XL);
   o.shape.n_expert = 128;
   o.shape.n_ff_exp = 1024;
   o.shape.n_embd = 512;  // gate_exps: 512 x 1024 x 128 = 64M elements, above the direct limit
@@ -192,7 +172,7 @@ TEST(SynthTest, LargeTensorsFillFromAPoolOfValidVariedRows) {
 }
 
 TEST(SynthTest, WrittenFileOpensWithTheSpecialTokensAsControlTokens) {
-  auto m = SynthModel::Build(Small(Arch::kMiniMaxM2, Recipe::kQ8_0));
+  auto m = SynthModel::Build(SmallOptions(Arch::kMiniMaxM2, Recipe::kQ8_0));
   ASSERT_TRUE(m.ok());
   auto path = std::filesystem::temp_directory_path() / "tandem_synth_test.gguf";
   ASSERT_TRUE(m->WriteFile(path, false).ok());
