@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Oracle: the CPU engine against llama.cpp (llama-cpp-python) on synthetic models of
-both architectures with f32 weights.
+both architectures and the recipes f32, q8_0, q4_k_m, q3_k_xl.
 
 1. Teacher forcing: the same 64 tokens through both; the logits at every position must
    agree within a bound relative to the spread of the oracle's logits. The sequence is
@@ -13,11 +13,19 @@ Bounds, and why: with f32 weights and f32 KV on both sides the math is the same 
 float summation order: bound 1e-3 (measured ~2e-6). With an f16 KV cache llama.cpp also
 rounds q and the attention weights to f16, we keep them f32: bound 5e-3 (measured ~1e-3).
 
-Quantized recipes (q8_0, q4_k_m, q3_k_xl) are not in this test yet. llama.cpp rounds
-activations to the weight type's dot type (Q8_K, Q8_0) before each product; with the
-engine doing the same (--ggml-activations) the logits agree to ~1e-6 over the first
-positions, but some sequences show a jump of a few percent at a later position that
-has not been explained yet (issue 4, open).
+Quantized recipes: llama.cpp rounds activations to the weight type's dot type (Q8_K,
+Q8_0) before each product; the engine does the same here (--ggml-activations), without
+which logits move by a few percent everywhere. Even so the two cannot agree to 1e-6 at
+every position: upstream values that agree to ~5e-7 still land on different sides of
+an 8-bit rounding boundary now and then (found with llama.cpp's eval callback: attention
+output equal to 5e-7, attn_output product 2e-4 apart). One such step is ~0.8% of a
+block's largest value; it reaches the logits as 2-5% of their spread and stays for
+later positions through the KV cache, and a router near-tie can turn it into an expert
+flip (up to ~0.8 at single positions, measured). So quantized cases bound the 90th
+percentile of the per-position error by 0.1 (measured 0.03-0.055 on 16 model/seed
+pairs) rather than the max, and greedy tokens must agree until a step whose top-2
+margin is below 0.1. A wrong dequantization, rope or routing moves every position by
+O(1) and fails both.
 
 usage: logits_oracle.py TANDEM LOGITS_TOOL
 """
@@ -40,9 +48,10 @@ SHAPES = {
                    "--heads", "12", "--kv-heads", "2", "--head-dim", "128", "--ff", "256",
                    "--k-outliers", "4"],
 }
+QUANT_BOUND = 0.1  # on the 90th percentile of the per-position error (see above)
 CASES = [  # (arch, recipe, kv type, bound)
     (arch, "f32", kv, bound) for arch in SHAPES for kv, bound in (("f32", 1e-3), ("f16", 5e-3))
-]
+] + [(arch, recipe, "f32", QUANT_BOUND) for arch in SHAPES for recipe in ("q8_0", "q4_k_m", "q3_k_xl")]
 GGML_TYPE_F32 = 0
 
 
@@ -106,10 +115,13 @@ def main() -> int:
             name = f"{arch:<11} {recipe:<8} {kv} KV"
             for prompt in (None, 40):
                 ours = teacher_forced(tool, model, tokens, engine_flags(recipe, kv), Path(tmp) / "ours.bin", prompt)
-                err = float((np.abs(ours - ref).max(axis=1) / ref.std(axis=1)).max())
+                per_position = np.abs(ours - ref).max(axis=1) / ref.std(axis=1)
+                stat = "max" if recipe == "f32" else "p90"
+                err = float(per_position.max() if recipe == "f32" else np.percentile(per_position, 90))
                 ok = err <= bound and bool(np.isfinite(ours).all())
                 how = "one batch" if prompt is None else f"prompt {prompt} + decode"
-                print(f"{name} {how:<20}: max rel error {err:.2e} (bound {bound:.0e}) {'ok' if ok else 'FAIL'}")
+                print(f"{name} {how:<20}: {stat} rel error {err:.2e} (bound {bound:.0e}, max "
+                      f"{per_position.max():.1e}) {'ok' if ok else 'FAIL'}")
                 checks += 1
                 failures += not ok
             want, margins = greedy_oracle(llm, tokens[:8])
