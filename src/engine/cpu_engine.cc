@@ -17,6 +17,11 @@ WeightMatrix RowSlice(const WeightMatrix& w, int64_t first, int64_t count) {
   return WeightMatrix{w.type, w.row(first), count, w.cols};
 }
 
+// Each of n_rows rows of x: [n_rows, n] normalised with the weight w: [n] into y.
+void RmsNormRows(const float* x, const WeightVector& w, int64_t n_rows, int64_t n, float eps, float* y) {
+  for (int64_t r = 0; r < n_rows; ++r) RmsNorm(x + r * n, w.data, n, eps, y + r * n);
+}
+
 RopeParams MakeRope(const ModelConfig& c) {
   RopeParams p;
   p.freq_base = c.shape.rope_freq_base;
@@ -95,9 +100,7 @@ Status CpuEngine::Forward(std::span<const int32_t> tokens, bool all_logits, std:
   const int64_t first = all_logits ? 0 : n - 1;
   const int64_t rows = n - first;
   std::vector<float> xn(static_cast<size_t>(rows * embd));
-  for (int64_t t = 0; t < rows; ++t) {
-    RmsNorm(x.data() + (first + t) * embd, weights_.output_norm.data, embd, s.rms_eps, xn.data() + t * embd);
-  }
+  RmsNormRows(x.data() + first * embd, weights_.output_norm, rows, embd, s.rms_eps, xn.data());
   Observe("output_norm", -1, xn, rows);
   logits.assign(static_cast<size_t>(rows * weights_.output.rows), 0.0f);
   MatMulRows(weights_.output, xn.data(), rows, logits.data());
@@ -112,9 +115,7 @@ void CpuEngine::Attention(int layer, int64_t n, std::vector<float>& x) {
   const int64_t embd = s.n_embd, hd = s.head_dim;
   const int64_t q_dim = int64_t{s.n_head} * hd, kv_dim = int64_t{s.n_head_kv} * hd;
   std::vector<float> xn(x.size());
-  for (int64_t t = 0; t < n; ++t) {
-    RmsNorm(x.data() + t * embd, w.attn_norm.data, embd, s.rms_eps, xn.data() + t * embd);
-  }
+  RmsNormRows(x.data(), w.attn_norm, n, embd, s.rms_eps, xn.data());
   Observe("attn_norm", layer, xn, n);
   std::vector<float> q(static_cast<size_t>(n * q_dim)), k(static_cast<size_t>(n * kv_dim)), v(k.size());
   MatMulRows(w.wq, xn.data(), n, q.data());
@@ -159,9 +160,7 @@ void CpuEngine::Moe(int layer, int64_t n, std::vector<float>& x) {
   const LayerWeights& w = weights_.layers[layer];
   const int64_t embd = s.n_embd, ff = s.n_ff_exp, k = s.n_expert_used, n_expert = s.n_expert;
   std::vector<float> xn(x.size());
-  for (int64_t t = 0; t < n; ++t) {
-    RmsNorm(x.data() + t * embd, w.ffn_norm.data, embd, s.rms_eps, xn.data() + t * embd);
-  }
+  RmsNormRows(x.data(), w.ffn_norm, n, embd, s.rms_eps, xn.data());
   Observe("ffn_norm", layer, xn, n);
   std::vector<float> logits(static_cast<size_t>(n * n_expert));
   MatMulRows(w.router, xn.data(), n, logits.data());

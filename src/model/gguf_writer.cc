@@ -134,9 +134,8 @@ std::vector<uint8_t> GgufWriter::EncodeHead() const {
 
 uint64_t GgufWriter::file_bytes() const { return EncodeHead().size() + data_bytes_; }
 
-Status GgufWriter::Write(const SinkFn& sink, const FillFn& fill,
+Status GgufWriter::Write(const std::vector<uint8_t>& head, const SinkFn& sink, const FillFn& fill,
                          const std::function<void(uint64_t)>& on_bytes) const {
-  std::vector<uint8_t> head = EncodeHead();
   TANDEM_TRY(sink(head));
   on_bytes(head.size());
   uint64_t largest = 0;
@@ -159,8 +158,10 @@ Status GgufWriter::WriteFile(const std::string& path, const FillFn& fill, bool p
   std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(partial.c_str(), "wb"), &std::fclose);
   if (!f) return Status::Error("cannot create {}: {}", partial, std::strerror(errno));
   std::unique_ptr<Progress> bar;
-  if (progress) bar = std::make_unique<Progress>("writing " + path, file_bytes());
+  const std::vector<uint8_t> head = EncodeHead();
+  if (progress) bar = std::make_unique<Progress>("writing " + path, head.size() + data_bytes_);
   Status st = Write(
+      head,
       [&](std::span<const uint8_t> bytes) {
         if (std::fwrite(bytes.data(), 1, bytes.size(), f.get()) != bytes.size()) {
           return Status::Error("writing {}: {}", partial, std::strerror(errno));
@@ -186,6 +187,7 @@ Status GgufWriter::WriteFile(const std::string& path, const FillFn& fill, bool p
 Expected<std::vector<uint8_t>> GgufWriter::WriteMemory(const FillFn& fill) const {
   std::vector<uint8_t> out;
   TANDEM_TRY(Write(
+      EncodeHead(),
       [&](std::span<const uint8_t> bytes) {
         out.insert(out.end(), bytes.begin(), bytes.end());
         return Status::Ok();

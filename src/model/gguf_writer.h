@@ -36,7 +36,9 @@ class GgufWriter {
 
  private:
   using SinkFn = std::function<Status(std::span<const uint8_t>)>;
-  Status Write(const SinkFn& sink, const FillFn& fill, const std::function<void(uint64_t)>& on_bytes) const;
+  // head: EncodeHead(), computed once by the caller.
+  Status Write(const std::vector<uint8_t>& head, const SinkFn& sink, const FillFn& fill,
+               const std::function<void(uint64_t)>& on_bytes) const;
 
   uint32_t alignment_;
   GgufMetadata metadata_;

@@ -100,7 +100,8 @@ std::string DescribeModel(const GgufModel& model, const ReportOptions& options) 
     uint64_t split_read = b.attention + b.experts + b.head;
     uint64_t replicated_hold = 0;
     for (const auto& t : infos) {
-      if (t.name == "token_embd.weight" || t.ne.size() == 1 || t.name.find("ffn_gate_inp") != std::string::npos) {
+      ModelPart part = ClassifyTensor(t.name);
+      if (part == ModelPart::kEmbedding || part == ModelPart::kRouter || t.ne.size() == 1) {
         replicated_hold += t.nbytes;
       }
     }

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <span>
+#include <string_view>
 
 #include "model/gguf_file.h"
 
@@ -20,6 +21,10 @@ struct TokenBytes {
 
   uint64_t total() const { return attention + router + experts + norms + embedding + head; }
 };
+
+// Which part of the model a tensor belongs to, by its name.
+enum class ModelPart { kAttention, kRouter, kExperts, kNorms, kEmbedding, kHead };
+ModelPart ClassifyTensor(std::string_view name);
 
 TokenBytes ComputeTokenBytes(std::span<const GgufTensorInfo> tensors, uint32_t n_expert_used, uint32_t n_expert);
 
