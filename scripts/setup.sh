@@ -33,12 +33,12 @@ fi
 venv=$build/venv
 # llama-cpp-python is built from source once (CPU only, several minutes on 2 cores); pip
 # keeps the wheel in its cache, so later runs and CI reuse it.
-pyreqs=(gguf==0.19.0 numpy llama-cpp-python==0.3.36)
+pyreqs=(gguf==0.19.0 numpy llama-cpp-python==0.3.36 jinja2)
 if [ ! -x "$venv/bin/python" ]; then
   mkdir -p "$build"
   python3 -m venv "$venv"
 fi
-if ! "$venv/bin/python" -c "import gguf, numpy, llama_cpp" 2>/dev/null; then
+if ! "$venv/bin/python" -c "import gguf, numpy, llama_cpp, jinja2" 2>/dev/null; then
   echo "setup: installing python test tools into $venv"
   CMAKE_ARGS="-DGGML_CUDA=OFF" "$venv/bin/pip" install -q --disable-pip-version-check "${pyreqs[@]}"
 else

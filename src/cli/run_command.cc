@@ -48,7 +48,7 @@ int RunGenerate(const RunArgs& a) {
   options.n_threads = a.threads;
   options.kv_storage = a.kv == "f32" ? KvStorage::kF32 : KvStorage::kF16;
   options.ggml_activation_rounding = a.ggml_activations;
-  auto engine = CpuEngine::Load(a.model, options);
+  auto engine = Engine::Load(a.model, options);
   if (!engine.ok()) {
     fmt::print(stderr, "error: {}\n", engine.status().message());
     return 1;

@@ -5,13 +5,13 @@
 
 namespace tandem {
 
-Expected<GenerateStats> Generate(CpuEngine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
+Expected<GenerateStats> Generate(Engine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
                                  const SamplingParams& sampling, std::span<const int32_t> eog,
                                  const TokenCallback& on_token) {
   TANDEM_TRY(ValidateSampling(sampling));
   if (prompt.empty()) return Status::Error("the prompt is empty: give at least one token");
   if (max_tokens < 1) return Status::Error("-n {} must be at least 1", max_tokens);
-  const int64_t n_ctx = engine.kv_cache().n_ctx();
+  const int64_t n_ctx = engine.n_ctx();
   if (engine.n_past() + static_cast<int64_t>(prompt.size()) + max_tokens > n_ctx + 1) {
     return Status::Error("prompt of {} tokens + -n {} do not fit the context of {} positions: raise --ctx or lower -n",
                          prompt.size(), max_tokens, n_ctx);

@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "common/status.h"
-#include "engine/cpu_engine.h"
+#include "engine/engine.h"
 #include "engine/sampler.h"
 
 namespace tandem {
@@ -30,7 +30,7 @@ struct GenerateStats {
 using TokenCallback = std::function<bool(int32_t token)>;
 
 // eog: token ids that end generation (EOS, EOT); they are passed to on_token, not run.
-Expected<GenerateStats> Generate(CpuEngine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
+Expected<GenerateStats> Generate(Engine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
                                  const SamplingParams& sampling, std::span<const int32_t> eog,
                                  const TokenCallback& on_token);
 

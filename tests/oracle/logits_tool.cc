@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "engine/cpu_engine.h"
+#include "engine/engine.h"
 
 int main(int argc, char** argv) {
   if (argc < 4) {
@@ -36,7 +36,7 @@ int main(int argc, char** argv) {
       tokens.push_back(std::atoi(argv[i]));
     }
   }
-  auto engine = tandem::CpuEngine::Load(argv[1], options);
+  auto engine = tandem::Engine::Load(argv[1], options);
   if (!engine.ok()) {
     std::fprintf(stderr, "error: %s\n", engine.status().message().c_str());
     return 1;

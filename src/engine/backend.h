@@ -1,0 +1,88 @@
+// What the forward pass needs from a device: memory, weights placed in it, and the ops of
+// one transformer block. The forward (engine/engine.h) is written once over this
+// interface; the CPU backend is the reference, a CUDA backend runs the same calls as
+// kernels on one stream.
+//
+// Every pointer an op takes lives in the backend's memory (Allocate, PlaceWeights, the
+// KV cache); activations are f32, row-major [n_tokens, n]. Ops are ordered: a backend
+// may run them asynchronously, and Download waits for all earlier ops.
+#pragma once
+
+#include <cstdint>
+#include <string_view>
+
+#include "common/status.h"
+#include "engine/model_weights.h"
+#include "kernels/cpu/attention.h"
+#include "kernels/cpu/rope.h"
+
+namespace tandem {
+
+// How a layer's router turns logits into k experts and their weights.
+struct RouterParams {
+  int64_t n_expert = 0;
+  int64_t n_used = 0;            // k
+  bool sigmoid = false;          // minimax-m2: sigmoid scores, top-k on score + bias
+  const float* bias = nullptr;   // [n_expert] selection bias (sigmoid routers), or null
+  bool norm_topk = true;         // softmax routers: renormalise the k weights to sum 1
+  float weights_scale = 1.0f;    // sigmoid routers: scale applied after normalising
+};
+
+// The expert FFNs of one layer: n_expert experts of n_ff rows each.
+struct ExpertShape {
+  int64_t n_expert = 0;
+  int64_t n_ff = 0;    // rows of each expert's gate/up, columns of its down
+  int64_t n_embd = 0;
+  int64_t n_used = 0;  // experts per token
+};
+
+struct KvShape {
+  int64_t n_layer = 0;
+  int64_t n_ctx = 0;      // positions
+  int64_t n_kv_head = 0;  // heads this shard holds
+  int64_t head_dim = 0;
+  KvStorage storage = KvStorage::kF16;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string_view name() const = 0;
+
+  // Memory that lives as long as the backend.
+  virtual Expected<void*> Allocate(uint64_t bytes) = 0;
+  // The same weights, readable by this backend's ops (the CPU uses the GGUF map in place).
+  virtual Expected<ModelWeights> PlaceWeights(const ModelWeights& host) = 0;
+  virtual Status CreateKvCache(const KvShape& shape) = 0;
+  virtual uint64_t kv_bytes() const = 0;
+
+  virtual void Upload(const void* host, void* dst, uint64_t bytes) = 0;
+  // Waits for every earlier op, then copies; errors of earlier ops surface here.
+  virtual Status Download(const void* src, void* host, uint64_t bytes) = 0;
+
+  // x: [n_tokens, table.cols] = rows ids[0..n_tokens) of table.
+  virtual void Embed(const WeightMatrix& table, const int32_t* ids, int64_t n_tokens, float* x) = 0;
+  // Each of the `rows` rows of x: [rows, n] normalised and scaled by w: [n] into y (may be x).
+  virtual void RmsNorm(const float* x, const WeightVector& w, int64_t rows, int64_t n, float eps, float* y) = 0;
+  // y: [n_tokens, w.rows] = x: [n_tokens, w.cols] times w's rows.
+  virtual void MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) = 0;
+  // x += y, n elements.
+  virtual void Add(float* x, const float* y, int64_t n) = 0;
+  // x: [n_tokens, n_heads, head_dim], token t at position pos0 + t, rotated in place.
+  virtual void Rope(const RopeParams& params, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
+                    int64_t pos0) = 0;
+  // k, v: [n_tokens, n_kv_head, head_dim] stored at positions pos0 .. pos0 + n_tokens - 1.
+  virtual void StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float* k, const float* v) = 0;
+  // Causal attention of q: [n_tokens, n_head, head_dim] (token t at pos0 + t) against
+  // the cached positions [0, pos0 + t] of `layer`; out has q's shape.
+  virtual void Attention(int layer, const float* q, int64_t n_tokens, int64_t n_head, int64_t pos0,
+                         float* out) = 0;
+  // logits: [n_tokens, n_expert] -> ids, weights: [n_tokens, n_used].
+  virtual void Route(const RouterParams& router, const float* logits, int64_t n_tokens, int32_t* ids,
+                     float* weights) = 0;
+  // out: [n_tokens, n_embd] = sum over each token's experts of weight * down(SwiGLU(gate x, up x)).
+  virtual void MoeExperts(const LayerWeights& w, const ExpertShape& shape, const float* x, int64_t n_tokens,
+                          const int32_t* ids, const float* weights, float* out) = 0;
+};
+
+}  // namespace tandem

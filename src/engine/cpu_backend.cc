@@ -1,0 +1,129 @@
+#include "engine/cpu_backend.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+#include "kernels/cpu/activation_rounding.h"
+#include "kernels/cpu/matvec.h"
+#include "kernels/cpu/moe_router.h"
+#include "kernels/cpu/quant.h"
+#include "kernels/cpu/rms_norm.h"
+#include "kernels/cpu/swiglu.h"
+
+namespace tandem {
+namespace {
+
+// Rows [first, first + count) of a matrix, as a matrix.
+WeightMatrix RowSlice(const WeightMatrix& w, int64_t first, int64_t count) {
+  return WeightMatrix{w.type, w.row(first), count, w.cols};
+}
+
+}  // namespace
+
+CpuBackend::CpuBackend(const CpuBackendOptions& options)
+    : pool_(std::make_unique<ThreadPool>(options.n_threads)),
+      ggml_activation_rounding_(options.ggml_activation_rounding) {}
+
+Expected<void*> CpuBackend::Allocate(uint64_t bytes) {
+  try {
+    allocations_.push_back(std::make_unique<uint8_t[]>(bytes));
+  } catch (const std::bad_alloc&) {
+    return Status::Error("cannot allocate {} bytes of host memory", bytes);
+  }
+  return static_cast<void*>(allocations_.back().get());
+}
+
+Status CpuBackend::CreateKvCache(const KvShape& s) {
+  TANDEM_ASSIGN_OR_RETURN(kv_, KvCache::Create(s.n_layer, s.n_ctx, s.n_kv_head, s.head_dim, s.storage));
+  kv_dim_ = s.n_kv_head * s.head_dim;
+  return Status::Ok();
+}
+
+void CpuBackend::Upload(const void* host, void* dst, uint64_t bytes) { std::memcpy(dst, host, bytes); }
+
+Status CpuBackend::Download(const void* src, void* host, uint64_t bytes) {
+  std::memcpy(host, src, bytes);
+  return Status::Ok();
+}
+
+void CpuBackend::Embed(const WeightMatrix& table, const int32_t* ids, int64_t n_tokens, float* x) {
+  for (int64_t t = 0; t < n_tokens; ++t) DequantizeRow(table.type, table.row(ids[t]), x + t * table.cols, table.cols);
+}
+
+void CpuBackend::RmsNorm(const float* x, const WeightVector& w, int64_t rows, int64_t n, float eps, float* y) {
+  for (int64_t r = 0; r < rows; ++r) tandem::RmsNorm(x + r * n, w.data, n, eps, y + r * n);
+}
+
+void CpuBackend::MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
+  if (ggml_activation_rounding_ && w.type != GgmlType::F32) {
+    rounded_.resize(static_cast<size_t>(n_tokens * w.cols));
+    for (int64_t t = 0; t < n_tokens; ++t) {
+      RoundActivationsLikeGgml(w.type, x + t * w.cols, w.cols, rounded_.data() + t * w.cols);
+    }
+    x = rounded_.data();
+  }
+  tandem::MatMul(w.type, w.data, w.rows, w.cols, x, n_tokens, y, pool_.get());
+}
+
+void CpuBackend::Add(float* x, const float* y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) x[i] += y[i];
+}
+
+void CpuBackend::Rope(const RopeParams& params, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
+                      int64_t pos0) {
+  for (int64_t t = 0; t < n_tokens; ++t) tandem::Rope(params, x + t * n_heads * head_dim, n_heads, head_dim, pos0 + t);
+}
+
+void CpuBackend::StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float* k, const float* v) {
+  for (int64_t t = 0; t < n_tokens; ++t) kv_.Store(layer, pos0 + t, k + t * kv_dim_, v + t * kv_dim_);
+}
+
+void CpuBackend::Attention(int layer, const float* q, int64_t n_tokens, int64_t n_head, int64_t pos0, float* out) {
+  AttentionPrefill(q, n_tokens, n_head, pos0, kv_.Keys(layer), kv_.Values(layer), out, pool_.get());
+}
+
+void CpuBackend::Route(const RouterParams& r, const float* logits, int64_t n_tokens, int32_t* ids, float* weights) {
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    const float* lt = logits + t * r.n_expert;
+    if (r.sigmoid) {
+      RouteSigmoid(lt, r.bias, r.n_expert, r.n_used, r.weights_scale, ids + t * r.n_used, weights + t * r.n_used);
+    } else {
+      RouteSoftmax(lt, r.n_expert, r.n_used, r.norm_topk, ids + t * r.n_used, weights + t * r.n_used);
+    }
+  }
+}
+
+// Runs each expert once over the tokens that chose it, so a prompt reads every expert's
+// weights at most once.
+void CpuBackend::MoeExperts(const LayerWeights& w, const ExpertShape& s, const float* x, int64_t n_tokens,
+                            const int32_t* ids, const float* weights, float* out) {
+  const int64_t embd = s.n_embd, ff = s.n_ff, k = s.n_used;
+  expert_users_.resize(static_cast<size_t>(s.n_expert));
+  for (auto& users : expert_users_) users.clear();
+  for (int64_t t = 0; t < n_tokens; ++t) {
+    for (int64_t j = 0; j < k; ++j) expert_users_[ids[t * k + j]].push_back({t, weights[t * k + j]});
+  }
+  std::fill_n(out, n_tokens * embd, 0.0f);
+  for (int64_t e = 0; e < s.n_expert; ++e) {
+    const auto& users = expert_users_[e];
+    if (users.empty()) continue;
+    const int64_t m = static_cast<int64_t>(users.size());
+    expert_x_.resize(static_cast<size_t>(m * embd));
+    for (int64_t i = 0; i < m; ++i) std::copy_n(x + users[i].first * embd, embd, expert_x_.data() + i * embd);
+    expert_gate_.resize(static_cast<size_t>(m * ff));
+    expert_up_.resize(expert_gate_.size());
+    expert_down_.resize(expert_x_.size());
+    MatMul(RowSlice(w.gate_exps, e * ff, ff), expert_x_.data(), m, expert_gate_.data());
+    MatMul(RowSlice(w.up_exps, e * ff, ff), expert_x_.data(), m, expert_up_.data());
+    SwiGlu(expert_gate_.data(), expert_up_.data(), m * ff, expert_gate_.data());
+    MatMul(RowSlice(w.down_exps, e * embd, embd), expert_gate_.data(), m, expert_down_.data());
+    for (int64_t i = 0; i < m; ++i) {
+      float* dst = out + users[i].first * embd;
+      const float* src = expert_down_.data() + i * embd;
+      for (int64_t c = 0; c < embd; ++c) dst[c] += users[i].second * src[c];
+    }
+  }
+}
+
+}  // namespace tandem

@@ -1,0 +1,214 @@
+#include "engine/engine.h"
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "engine/cpu_backend.h"
+
+namespace tandem {
+namespace {
+
+RopeParams MakeRope(const ModelConfig& c) {
+  RopeParams p;
+  p.freq_base = c.shape.rope_freq_base;
+  p.n_rot = c.shape.n_rot;
+  if (c.rope_scaling.yarn) {
+    p.yarn.factor = c.rope_scaling.factor;
+    p.yarn.original_context = c.rope_scaling.original_context;
+    p.yarn.attn_factor = c.rope_scaling.attn_factor;
+    p.yarn.ext_factor = 1.0f;  // llama.cpp's default when the model asks for YaRN
+  }
+  return p;
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<Engine>> Engine::Load(const std::string& path, const EngineOptions& options) {
+  TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(path));
+  CpuBackendOptions cpu;
+  cpu.n_threads = options.n_threads;
+  cpu.ggml_activation_rounding = options.ggml_activation_rounding;
+  auto engine = Create(std::move(model), std::make_unique<CpuBackend>(cpu), options);
+  if (!engine.ok()) return engine.status().WithContext(path);
+  return engine;
+}
+
+Expected<std::unique_ptr<Engine>> Engine::Create(GgufModel model, std::unique_ptr<Backend> backend,
+                                                 const EngineOptions& options) {
+  if (options.n_ctx < 1) return Status::Error("context length {} must be at least 1", options.n_ctx);
+  if (options.n_batch < 1) return Status::Error("batch size {} must be at least 1", options.n_batch);
+  std::unique_ptr<Engine> e(new Engine());
+  e->model_ = std::move(model);
+  e->backend_ = std::move(backend);
+  const Tensor* embd = e->model_.Find("token_embd.weight");
+  uint32_t n_vocab_hint = embd != nullptr ? static_cast<uint32_t>(embd->ne(1)) : 0;
+  TANDEM_ASSIGN_OR_RETURN(e->config_, ReadModelConfig(e->model_.metadata(), n_vocab_hint));
+  TANDEM_ASSIGN_OR_RETURN(ModelWeights host, ModelWeights::Bind(e->model_, e->config_));
+  TANDEM_ASSIGN_OR_RETURN(e->weights_, e->backend_->PlaceWeights(host));
+  const ModelShape& s = e->config_.shape;
+  e->n_ctx_ = options.n_ctx;
+  e->n_batch_ = std::min(options.n_batch, options.n_ctx);
+  e->rope_ = MakeRope(e->config_);
+  TANDEM_TRY(e->backend_->CreateKvCache(KvShape{s.n_layer, options.n_ctx, s.n_head_kv, s.head_dim,
+                                                options.kv_storage}));
+  TANDEM_TRY(e->AllocateWorkspace());
+  Log(Subsystem::kEngine)
+      .info("{} backend: {} layers; KV cache {} positions = {:.1f} MiB; workspace {} tokens = {:.1f} MiB",
+            e->backend_->name(), s.n_layer, options.n_ctx, static_cast<double>(e->backend_->kv_bytes()) / (1 << 20),
+            e->n_batch_, static_cast<double>(e->workspace_bytes_) / (1 << 20));
+  return e;
+}
+
+Status Engine::AllocateWorkspace() {
+  const ModelShape& s = config_.shape;
+  const int64_t b = n_batch_, embd = s.n_embd;
+  const int64_t q_dim = int64_t{s.n_head} * s.head_dim, kv_dim = int64_t{s.n_head_kv} * s.head_dim;
+  auto take = [this](auto*& ptr, int64_t n) -> Status {
+    using T = std::remove_reference_t<decltype(*ptr)>;
+    const uint64_t bytes = static_cast<uint64_t>(n) * sizeof(T);
+    auto mem = backend_->Allocate(bytes);
+    if (!mem.ok()) return mem.status().WithContext("engine workspace");
+    ptr = static_cast<T*>(*mem);
+    workspace_bytes_ += bytes;
+    return Status::Ok();
+  };
+  TANDEM_TRY(take(ws_.tokens, b));
+  TANDEM_TRY(take(ws_.x, b * embd));
+  TANDEM_TRY(take(ws_.xn, b * embd));
+  TANDEM_TRY(take(ws_.q, b * q_dim));
+  TANDEM_TRY(take(ws_.k, b * kv_dim));
+  TANDEM_TRY(take(ws_.v, b * kv_dim));
+  TANDEM_TRY(take(ws_.attn, b * q_dim));
+  TANDEM_TRY(take(ws_.block_out, b * embd));
+  TANDEM_TRY(take(ws_.router_logits, b * s.n_expert));
+  TANDEM_TRY(take(ws_.expert_ids, b * s.n_expert_used));
+  TANDEM_TRY(take(ws_.expert_weights, b * s.n_expert_used));
+  TANDEM_TRY(take(ws_.logits, kLogitRows * weights_.output.rows));
+  return Status::Ok();
+}
+
+void Engine::Observe(std::string_view name, int layer, const float* data, int64_t n_tokens, int64_t n) {
+  if (!observer_) return;
+  observed_.resize(static_cast<size_t>(n_tokens * n));
+  // An observer is a debugging aid: a failed copy shows up in the next Download.
+  if (backend_->Download(data, observed_.data(), observed_.size() * sizeof(float)).ok()) {
+    observer_(name, layer, observed_.data(), n_tokens, n);
+  }
+}
+
+Status Engine::Forward(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n == 0) return Status::Error("no tokens to run");
+  if (n_past_ + n > n_ctx_) {
+    return Status::Error("context full: {} cached + {} new tokens exceed the {} positions of the KV cache", n_past_,
+                         n, n_ctx_);
+  }
+  const int64_t n_vocab = config_.shape.n_vocab;
+  for (int64_t t = 0; t < n; ++t) {
+    if (tokens[t] < 0 || tokens[t] >= n_vocab) {
+      return Status::Error("token id {} at index {} is outside the vocabulary of {}", tokens[t], t, n_vocab);
+    }
+  }
+  logits.clear();
+  for (int64_t first = 0; first < n; first += n_batch_) {
+    const int64_t m = std::min(n_batch_, n - first);
+    TANDEM_TRY(ForwardBatch(tokens.subspan(first, m), all_logits, first + m == n, logits));
+  }
+  return Status::Ok();
+}
+
+Status Engine::ForwardBatch(std::span<const int32_t> tokens, bool all_logits, bool last_batch,
+                            std::vector<float>& logits) {
+  const ModelShape& s = config_.shape;
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  backend_->Upload(tokens.data(), ws_.tokens, tokens.size_bytes());
+  backend_->Embed(weights_.token_embd, ws_.tokens, n, ws_.x);
+  Observe("embd", -1, ws_.x, n, s.n_embd);
+  for (int l = 0; l < static_cast<int>(s.n_layer); ++l) {
+    Attention(l, n);
+    Moe(l, n);
+    Observe("layer_out", l, ws_.x, n, s.n_embd);
+  }
+  n_past_ += n;
+  if (all_logits) {
+    for (int64_t first = 0; first < n; first += kLogitRows) TANDEM_TRY(LmHead(first, std::min(kLogitRows, n - first), logits));
+  } else if (last_batch) {
+    TANDEM_TRY(LmHead(n - 1, 1, logits));
+  }
+  return Status::Ok();
+}
+
+// Appends the logits of batch rows [first, first + rows) to `logits`.
+Status Engine::LmHead(int64_t first, int64_t rows, std::vector<float>& logits) {
+  const ModelShape& s = config_.shape;
+  float* xn = ws_.xn + first * s.n_embd;
+  backend_->RmsNorm(ws_.x + first * s.n_embd, weights_.output_norm, rows, s.n_embd, s.rms_eps, xn);
+  Observe("output_norm", -1, xn, rows, s.n_embd);
+  const int64_t n_vocab = weights_.output.rows;
+  backend_->MatMul(weights_.output, xn, rows, ws_.logits);
+  Observe("logits", -1, ws_.logits, rows, n_vocab);
+  const size_t at = logits.size();
+  logits.resize(at + static_cast<size_t>(rows * n_vocab));
+  return backend_->Download(ws_.logits, logits.data() + at, static_cast<uint64_t>(rows * n_vocab) * sizeof(float));
+}
+
+void Engine::Attention(int layer, int64_t n) {
+  const ModelShape& s = config_.shape;
+  const LayerWeights& w = weights_.layers[layer];
+  Backend& b = *backend_;
+  const int64_t embd = s.n_embd, hd = s.head_dim;
+  const int64_t q_dim = int64_t{s.n_head} * hd, kv_dim = int64_t{s.n_head_kv} * hd;
+  b.RmsNorm(ws_.x, w.attn_norm, n, embd, s.rms_eps, ws_.xn);
+  Observe("attn_norm", layer, ws_.xn, n, embd);
+  b.MatMul(w.wq, ws_.xn, n, ws_.q);
+  b.MatMul(w.wk, ws_.xn, n, ws_.k);
+  b.MatMul(w.wv, ws_.xn, n, ws_.v);
+  Observe("q", layer, ws_.q, n, q_dim);
+  Observe("k", layer, ws_.k, n, kv_dim);
+  Observe("v", layer, ws_.v, n, kv_dim);
+  if (config_.whole_qk_norm) {  // minimax-m2: one norm over each token's whole projection
+    b.RmsNorm(ws_.q, w.q_norm, n, q_dim, s.rms_eps, ws_.q);
+    b.RmsNorm(ws_.k, w.k_norm, n, kv_dim, s.rms_eps, ws_.k);
+  } else {  // qwen3moe: one norm per head
+    b.RmsNorm(ws_.q, w.q_norm, n * s.n_head, hd, s.rms_eps, ws_.q);
+    b.RmsNorm(ws_.k, w.k_norm, n * s.n_head_kv, hd, s.rms_eps, ws_.k);
+  }
+  Observe("q_normed", layer, ws_.q, n, q_dim);
+  Observe("k_normed", layer, ws_.k, n, kv_dim);
+  b.Rope(rope_, ws_.q, n, s.n_head, hd, n_past_);
+  b.Rope(rope_, ws_.k, n, s.n_head_kv, hd, n_past_);
+  Observe("q_rope", layer, ws_.q, n, q_dim);
+  Observe("k_rope", layer, ws_.k, n, kv_dim);
+  b.StoreKv(layer, n_past_, n, ws_.k, ws_.v);
+  b.Attention(layer, ws_.q, n, s.n_head, n_past_, ws_.attn);
+  Observe("attn", layer, ws_.attn, n, q_dim);
+  b.MatMul(w.wo, ws_.attn, n, ws_.block_out);
+  Observe("attn_out", layer, ws_.block_out, n, embd);
+  b.Add(ws_.x, ws_.block_out, n * embd);
+  Observe("ffn_in", layer, ws_.x, n, embd);
+}
+
+void Engine::Moe(int layer, int64_t n) {
+  const ModelShape& s = config_.shape;
+  const LayerWeights& w = weights_.layers[layer];
+  Backend& b = *backend_;
+  const int64_t embd = s.n_embd;
+  b.RmsNorm(ws_.x, w.ffn_norm, n, embd, s.rms_eps, ws_.xn);
+  Observe("ffn_norm", layer, ws_.xn, n, embd);
+  b.MatMul(w.router, ws_.xn, n, ws_.router_logits);
+  Observe("router_logits", layer, ws_.router_logits, n, s.n_expert);
+  RouterParams router;
+  router.n_expert = s.n_expert;
+  router.n_used = s.n_expert_used;
+  router.sigmoid = config_.sigmoid_gating;
+  router.bias = w.expert_bias.data;
+  router.norm_topk = config_.norm_topk;
+  router.weights_scale = config_.expert_weights_scale;
+  b.Route(router, ws_.router_logits, n, ws_.expert_ids, ws_.expert_weights);
+  b.MoeExperts(w, ExpertShape{s.n_expert, s.n_ff_exp, embd, s.n_expert_used}, ws_.xn, n, ws_.expert_ids,
+               ws_.expert_weights, ws_.block_out);
+  Observe("moe_out", layer, ws_.block_out, n, embd);
+  b.Add(ws_.x, ws_.block_out, n * embd);
+}
+
+}  // namespace tandem

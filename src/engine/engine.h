@@ -1,0 +1,101 @@
+// The forward pass of one model, written once over a Backend: embedding, the blocks
+// (attention, mixture of experts), final norm and LM head. One sequence; prompts run as
+// batches of up to n_batch tokens per op, decode one token at a time; the KV cache grows
+// by each call. Activations live in a workspace sized once at load.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "common/status.h"
+#include "engine/backend.h"
+#include "engine/model_weights.h"
+#include "model/gguf_model.h"
+#include "model/hparams.h"
+
+namespace tandem {
+
+struct EngineOptions {
+  int64_t n_ctx = 4096;    // KV cache positions
+  int64_t n_batch = 256;   // most prompt tokens per forward step
+  KvStorage kv_storage = KvStorage::kF16;
+  int n_threads = 0;       // CPU backend threads; 0: all cores
+  // CPU backend: round activations like ggml before each quantized product (for
+  // comparisons with llama.cpp only).
+  bool ggml_activation_rounding = false;
+};
+
+// Sees each named intermediate as it is computed: data is [n_tokens, n] f32 on the host;
+// layer is -1 outside the blocks. Names: embd, attn_norm, q, k, v, q_normed, k_normed,
+// q_rope, k_rope, attn, attn_out, ffn_in, ffn_norm, router_logits, moe_out, layer_out,
+// output_norm, logits. A prompt longer than n_batch is seen one batch at a time, and
+// output_norm and logits kLogitRows rows at a time.
+using TensorObserver =
+    std::function<void(std::string_view name, int layer, const float* data, int64_t n_tokens, int64_t n)>;
+
+class Engine {
+ public:
+  // Opens the GGUF at `path` and runs it on the CPU backend.
+  static Expected<std::unique_ptr<Engine>> Load(const std::string& path, const EngineOptions& options);
+  // Runs the model already opened in `model` on `backend`.
+  static Expected<std::unique_ptr<Engine>> Create(GgufModel model, std::unique_ptr<Backend> backend,
+                                                  const EngineOptions& options);
+
+  const ModelConfig& config() const { return config_; }
+  const GgufMetadata& metadata() const { return model_.metadata(); }
+  Backend& backend() { return *backend_; }
+  int64_t n_ctx() const { return n_ctx_; }
+  int64_t n_past() const { return n_past_; }
+  uint64_t workspace_bytes() const { return workspace_bytes_; }
+  void Reset() { n_past_ = 0; }
+  void SetObserver(TensorObserver observer) { observer_ = std::move(observer); }
+
+  // Runs `tokens` at positions n_past() .. n_past() + n - 1 and appends them to the cache.
+  // logits: [n, n_vocab] when all_logits, else the last token's [n_vocab].
+  Status Forward(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits);
+
+ private:
+  // Activations for n_batch tokens, in the backend's memory.
+  struct Workspace {
+    int32_t* tokens = nullptr;          // [n_batch]
+    float* x = nullptr;                 // [n_batch, n_embd] the residual stream
+    float* xn = nullptr;                // [n_batch, n_embd] x normalised
+    float* q = nullptr;                 // [n_batch, n_head * head_dim]
+    float* k = nullptr;                 // [n_batch, n_head_kv * head_dim]
+    float* v = nullptr;                 // [n_batch, n_head_kv * head_dim]
+    float* attn = nullptr;              // [n_batch, n_head * head_dim]
+    float* block_out = nullptr;         // [n_batch, n_embd] attention or MoE output
+    float* router_logits = nullptr;     // [n_batch, n_expert]
+    int32_t* expert_ids = nullptr;      // [n_batch, n_expert_used]
+    float* expert_weights = nullptr;    // [n_batch, n_expert_used]
+    float* logits = nullptr;            // [kLogitRows, n_vocab]
+  };
+  static constexpr int64_t kLogitRows = 8;  // LM head rows per product when all logits are asked
+
+  Engine() = default;
+  Status AllocateWorkspace();
+  Status ForwardBatch(std::span<const int32_t> tokens, bool all_logits, bool last_batch, std::vector<float>& logits);
+  void Attention(int layer, int64_t n);
+  void Moe(int layer, int64_t n);
+  Status LmHead(int64_t first, int64_t rows, std::vector<float>& logits);
+  void Observe(std::string_view name, int layer, const float* data, int64_t n_tokens, int64_t n);
+
+  GgufModel model_;
+  ModelConfig config_;
+  std::unique_ptr<Backend> backend_;
+  ModelWeights weights_;  // in the backend's memory
+  Workspace ws_;
+  uint64_t workspace_bytes_ = 0;
+  int64_t n_ctx_ = 0, n_batch_ = 0;
+  RopeParams rope_;
+  TensorObserver observer_;
+  std::vector<float> observed_;  // host copy of an observed tensor
+  int64_t n_past_ = 0;
+};
+
+}  // namespace tandem

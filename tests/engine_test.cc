@@ -1,0 +1,111 @@
+#include "engine/engine.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+
+#include "model/synth/synth_model.h"
+#include "synth_options.h"
+
+namespace tandem {
+namespace {
+
+// A tiny synthetic model written once for the suite.
+class EngineTest : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    SynthOptions o = testing::SmallOptions(Arch::kMiniMaxM2, Recipe::kQ8_0);
+    path_ = (std::filesystem::temp_directory_path() / "tandem_engine_test.gguf").string();
+    auto m = SynthModel::Build(o);
+    ASSERT_TRUE(m.ok()) << m.status().message();
+    ASSERT_TRUE(m->WriteFile(path_, false).ok());
+  }
+  static void TearDownTestSuite() { std::filesystem::remove(path_); }
+
+  static std::unique_ptr<Engine> Load(int64_t n_ctx, int64_t n_batch = 256) {
+    EngineOptions options;
+    options.n_ctx = n_ctx;
+    options.n_batch = n_batch;
+    options.n_threads = 2;
+    auto e = Engine::Load(path_, options);
+    EXPECT_TRUE(e.ok()) << e.status().message();
+    return e.ok() ? std::move(e).value() : nullptr;
+  }
+
+  static std::string path_;
+};
+std::string EngineTest::path_;
+
+// Largest |a - b| over a's elements, relative to the largest |a|.
+double RelativeMaxError(std::span<const float> a, std::span<const float> b) {
+  double max_err = 0, max_abs = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    max_err = std::max(max_err, std::abs(double{a[i]} - b[i]));
+    max_abs = std::max(max_abs, std::abs(double{a[i]}));
+  }
+  return max_err / max_abs;
+}
+
+// Ten tokens: more than the LM head's rows per product when all logits are asked.
+const std::vector<int32_t> kTokens = {11, 2000, 35, 70000, 151000, 9, 400, 12345, 77, 5};
+
+TEST_F(EngineTest, LogitsAreFiniteAndBatchEqualsTokenByToken) {
+  auto batch = Load(64);
+  auto steps = Load(64);
+  ASSERT_TRUE(batch && steps);
+  const std::vector<int32_t>& tokens = kTokens;
+  std::vector<float> all, last;
+  ASSERT_TRUE(batch->Forward(tokens, true, all).ok());
+  ASSERT_EQ(all.size(), tokens.size() * 200064);
+  for (float v : all) ASSERT_TRUE(std::isfinite(v));
+  for (size_t t = 0; t < tokens.size(); ++t) {
+    ASSERT_TRUE(steps->Forward(std::span(tokens).subspan(t, 1), false, last).ok());
+    ASSERT_EQ(last.size(), 200064u);
+    EXPECT_LT(RelativeMaxError(last, std::span(all).subspan(t * 200064, 200064)), 1e-4) << "token " << t;
+  }
+  EXPECT_EQ(steps->n_past(), 10);
+}
+
+// A prompt longer than the batch runs in chunks with the same result.
+TEST_F(EngineTest, ChunkedPromptEqualsOneBatch) {
+  auto whole = Load(64);
+  auto chunked = Load(64, 4);
+  ASSERT_TRUE(whole && chunked);
+  std::vector<float> a, b, last;
+  ASSERT_TRUE(whole->Forward(kTokens, true, a).ok());
+  ASSERT_TRUE(chunked->Forward(kTokens, true, b).ok());
+  ASSERT_EQ(a.size(), b.size());
+  EXPECT_LT(RelativeMaxError(a, b), 1e-5);
+  auto last_only = Load(64, 4);
+  ASSERT_TRUE(last_only->Forward(kTokens, false, last).ok());
+  ASSERT_EQ(last.size(), 200064u);
+  EXPECT_LT(RelativeMaxError(last, std::span(a).subspan(9 * 200064)), 1e-5);
+  EXPECT_EQ(chunked->n_past(), 10);
+}
+
+TEST_F(EngineTest, BadInputIsRejectedWithAMessage) {
+  auto e = Load(4);
+  ASSERT_TRUE(e);
+  std::vector<float> logits;
+  std::vector<int32_t> too_long = {1, 2, 3, 4, 5};
+  Status st = e->Forward(too_long, false, logits);
+  EXPECT_NE(st.message().find("context full"), std::string::npos) << st.message();
+  std::vector<int32_t> bad_id = {1, 300000};
+  st = e->Forward(bad_id, false, logits);
+  EXPECT_NE(st.message().find("300000"), std::string::npos) << st.message();
+  EXPECT_FALSE(e->Forward({}, false, logits).ok());
+  EXPECT_EQ(e->n_past(), 0);
+}
+
+TEST_F(EngineTest, MissingOrMisshapenModelsAreNamed) {
+  auto missing = Engine::Load("/nonexistent/model.gguf", EngineOptions{});
+  ASSERT_FALSE(missing.ok());
+  EXPECT_NE(missing.status().message().find("/nonexistent/model.gguf"), std::string::npos);
+  auto vocab_only = Engine::Load(TANDEM_SOURCE_DIR "/tests/data/vocab-qwen2.gguf", EngineOptions{});
+  ASSERT_FALSE(vocab_only.ok());
+  EXPECT_NE(vocab_only.status().message().find("qwen2"), std::string::npos) << vocab_only.status().message();
+}
+
+}  // namespace
+}  // namespace tandem
