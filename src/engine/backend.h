@@ -64,6 +64,13 @@ class Backend {
   virtual void Embed(const WeightMatrix& table, const int32_t* ids, int64_t n_tokens, float* x) = 0;
   // Each of the `rows` rows of x: [rows, n] normalised and scaled by w: [n] into y (may be x).
   virtual void RmsNorm(const float* x, const WeightVector& w, int64_t rows, int64_t n, float eps, float* y) = 0;
+  // sums: [rows] = the sum of squares of each row of x: [rows, n] (a rank's part of a
+  // norm that spans several ranks).
+  virtual void SumSquares(const float* x, int64_t rows, int64_t n, float* sums) = 0;
+  // Like RmsNorm, with each row's sum of squares given for the n_total values the norm
+  // spans (n of them in x).
+  virtual void RmsNormBySums(const float* x, const WeightVector& w, int64_t rows, int64_t n, const float* sums,
+                             int64_t n_total, float eps, float* y) = 0;
   // y: [n_tokens, w.rows] = x: [n_tokens, w.cols] times w's rows.
   virtual void MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) = 0;
   // x += y, n elements.

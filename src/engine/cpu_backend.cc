@@ -12,15 +12,6 @@
 #include "kernels/cpu/swiglu.h"
 
 namespace tandem {
-namespace {
-
-// Rows [first, first + count) of a matrix, as a matrix.
-WeightMatrix RowSlice(const WeightMatrix& w, int64_t first, int64_t count) {
-  return WeightMatrix{w.type, w.row(first), count, w.cols};
-}
-
-}  // namespace
-
 CpuBackend::CpuBackend(const CpuBackendOptions& options)
     : pool_(std::make_unique<ThreadPool>(options.n_threads)),
       ggml_activation_rounding_(options.ggml_activation_rounding) {}
@@ -55,6 +46,15 @@ void CpuBackend::RmsNorm(const float* x, const WeightVector& w, int64_t rows, in
   for (int64_t r = 0; r < rows; ++r) tandem::RmsNorm(x + r * n, w.data, n, eps, y + r * n);
 }
 
+void CpuBackend::SumSquares(const float* x, int64_t rows, int64_t n, float* sums) {
+  for (int64_t r = 0; r < rows; ++r) sums[r] = static_cast<float>(tandem::SumSquares(x + r * n, n));
+}
+
+void CpuBackend::RmsNormBySums(const float* x, const WeightVector& w, int64_t rows, int64_t n, const float* sums,
+                               int64_t n_total, float eps, float* y) {
+  for (int64_t r = 0; r < rows; ++r) RmsNormApply(x + r * n, w.data, n, sums[r], n_total, eps, y + r * n);
+}
+
 void CpuBackend::MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
   if (ggml_activation_rounding_ && w.type != GgmlType::F32) {
     rounded_.resize(static_cast<size_t>(n_tokens * w.cols));
@@ -63,7 +63,7 @@ void CpuBackend::MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens,
     }
     x = rounded_.data();
   }
-  tandem::MatMul(w.type, w.data, w.rows, w.cols, x, n_tokens, y, pool_.get());
+  tandem::MatMul(w.type, w.data, w.rows, w.cols, x, n_tokens, y, pool_.get(), w.row_stride);
 }
 
 void CpuBackend::Add(float* x, const float* y, int64_t n) {
@@ -114,10 +114,10 @@ void CpuBackend::MoeExperts(const LayerWeights& w, const ExpertShape& s, const f
     expert_gate_.resize(static_cast<size_t>(m * ff));
     expert_up_.resize(expert_gate_.size());
     expert_down_.resize(expert_x_.size());
-    MatMul(RowSlice(w.gate_exps, e * ff, ff), expert_x_.data(), m, expert_gate_.data());
-    MatMul(RowSlice(w.up_exps, e * ff, ff), expert_x_.data(), m, expert_up_.data());
+    MatMul(w.gate_exps.expert(e), expert_x_.data(), m, expert_gate_.data());
+    MatMul(w.up_exps.expert(e), expert_x_.data(), m, expert_up_.data());
     SwiGlu(expert_gate_.data(), expert_up_.data(), m * ff, expert_gate_.data());
-    MatMul(RowSlice(w.down_exps, e * embd, embd), expert_gate_.data(), m, expert_down_.data());
+    MatMul(w.down_exps.expert(e), expert_gate_.data(), m, expert_down_.data());
     for (int64_t i = 0; i < m; ++i) {
       float* dst = out + users[i].first * embd;
       const float* src = expert_down_.data() + i * embd;

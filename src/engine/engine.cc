@@ -28,41 +28,57 @@ Expected<std::unique_ptr<Engine>> Engine::Load(const std::string& path, const En
   CpuBackendOptions cpu;
   cpu.n_threads = options.n_threads;
   cpu.ggml_activation_rounding = options.ggml_activation_rounding;
-  auto engine = Create(std::move(model), std::make_unique<CpuBackend>(cpu), options);
+  const Tensor* embd = model.Find("token_embd.weight");
+  uint32_t n_vocab_hint = embd != nullptr ? static_cast<uint32_t>(embd->ne(1)) : 0;
+  auto config = ReadModelConfig(model.metadata(), n_vocab_hint);
+  if (!config.ok()) return config.status().WithContext(path);
+  auto engine = Create(std::move(model), std::make_unique<CpuBackend>(cpu), std::make_unique<SoloCollective>(),
+                       WholeModel(config->shape), options);
   if (!engine.ok()) return engine.status().WithContext(path);
   return engine;
 }
 
 Expected<std::unique_ptr<Engine>> Engine::Create(GgufModel model, std::unique_ptr<Backend> backend,
+                                                 std::unique_ptr<Collective> collective, const ShardPlan& plan,
                                                  const EngineOptions& options) {
   if (options.n_ctx < 1) return Status::Error("context length {} must be at least 1", options.n_ctx);
   if (options.n_batch < 1) return Status::Error("batch size {} must be at least 1", options.n_batch);
+  if (static_cast<int>(plan.size()) != collective->size()) {
+    return Status::Error("a plan for {} ranks on a group of {}", plan.size(), collective->size());
+  }
   std::unique_ptr<Engine> e(new Engine());
   e->model_ = std::move(model);
   e->backend_ = std::move(backend);
+  e->collective_ = std::move(collective);
   const Tensor* embd = e->model_.Find("token_embd.weight");
   uint32_t n_vocab_hint = embd != nullptr ? static_cast<uint32_t>(embd->ne(1)) : 0;
   TANDEM_ASSIGN_OR_RETURN(e->config_, ReadModelConfig(e->model_.metadata(), n_vocab_hint));
-  TANDEM_ASSIGN_OR_RETURN(ModelWeights host, ModelWeights::Bind(e->model_, e->config_));
-  TANDEM_ASSIGN_OR_RETURN(e->weights_, e->backend_->PlaceWeights(host));
   const ModelShape& s = e->config_.shape;
+  TANDEM_TRY(CheckPlan(plan, s));
+  e->shard_ = plan[e->collective_->rank()];
+  for (const Shard& p : plan) e->vocab_counts_.push_back(p.n_vocab);
+  TANDEM_ASSIGN_OR_RETURN(ModelWeights full, ModelWeights::Bind(e->model_, e->config_));
+  TANDEM_ASSIGN_OR_RETURN(ModelWeights mine, SliceWeights(full, e->config_, e->shard_));
+  TANDEM_ASSIGN_OR_RETURN(e->weights_, e->backend_->PlaceWeights(mine));
   e->n_ctx_ = options.n_ctx;
   e->n_batch_ = std::min(options.n_batch, options.n_ctx);
   e->rope_ = MakeRope(e->config_);
-  TANDEM_TRY(e->backend_->CreateKvCache(KvShape{s.n_layer, options.n_ctx, s.n_head_kv, s.head_dim,
+  TANDEM_TRY(e->backend_->CreateKvCache(KvShape{s.n_layer, options.n_ctx, e->shard_.n_kv_head, s.head_dim,
                                                 options.kv_storage}));
   TANDEM_TRY(e->AllocateWorkspace());
   Log(Subsystem::kEngine)
-      .info("{} backend: {} layers; KV cache {} positions = {:.1f} MiB; workspace {} tokens = {:.1f} MiB",
-            e->backend_->name(), s.n_layer, options.n_ctx, static_cast<double>(e->backend_->kv_bytes()) / (1 << 20),
-            e->n_batch_, static_cast<double>(e->workspace_bytes_) / (1 << 20));
+      .info("rank {} of {} on the {} backend: {} layers; KV cache {} positions = {:.1f} MiB; workspace {} tokens = "
+            "{:.1f} MiB",
+            e->shard_.rank, e->shard_.n_ranks, e->backend_->name(), s.n_layer, options.n_ctx,
+            static_cast<double>(e->backend_->kv_bytes()) / (1 << 20), e->n_batch_,
+            static_cast<double>(e->workspace_bytes_) / (1 << 20));
   return e;
 }
 
 Status Engine::AllocateWorkspace() {
   const ModelShape& s = config_.shape;
   const int64_t b = n_batch_, embd = s.n_embd;
-  const int64_t q_dim = int64_t{s.n_head} * s.head_dim, kv_dim = int64_t{s.n_head_kv} * s.head_dim;
+  const int64_t q_dim = shard_.n_head(s) * s.head_dim, kv_dim = shard_.n_kv_head * s.head_dim;
   auto take = [this](auto*& ptr, int64_t n) -> Status {
     using T = std::remove_reference_t<decltype(*ptr)>;
     const uint64_t bytes = static_cast<uint64_t>(n) * sizeof(T);
@@ -78,12 +94,14 @@ Status Engine::AllocateWorkspace() {
   TANDEM_TRY(take(ws_.q, b * q_dim));
   TANDEM_TRY(take(ws_.k, b * kv_dim));
   TANDEM_TRY(take(ws_.v, b * kv_dim));
+  TANDEM_TRY(take(ws_.qk_sums, 2 * b));
   TANDEM_TRY(take(ws_.attn, b * q_dim));
   TANDEM_TRY(take(ws_.block_out, b * embd));
   TANDEM_TRY(take(ws_.router_logits, b * s.n_expert));
   TANDEM_TRY(take(ws_.expert_ids, b * s.n_expert_used));
   TANDEM_TRY(take(ws_.expert_weights, b * s.n_expert_used));
-  TANDEM_TRY(take(ws_.logits, kLogitRows * weights_.output.rows));
+  TANDEM_TRY(take(ws_.logits, kLogitRows * shard_.n_vocab));
+  TANDEM_TRY(take(ws_.logits_row, int64_t{s.n_vocab}));
   return Status::Ok();
 }
 
@@ -125,8 +143,8 @@ Status Engine::ForwardBatch(std::span<const int32_t> tokens, bool all_logits, bo
   backend_->Embed(weights_.token_embd, ws_.tokens, n, ws_.x);
   Observe("embd", -1, ws_.x, n, s.n_embd);
   for (int l = 0; l < static_cast<int>(s.n_layer); ++l) {
-    Attention(l, n);
-    Moe(l, n);
+    TANDEM_TRY(Attention(l, n));
+    TANDEM_TRY(Moe(l, n));
     Observe("layer_out", l, ws_.x, n, s.n_embd);
   }
   n_past_ += n;
@@ -138,26 +156,33 @@ Status Engine::ForwardBatch(std::span<const int32_t> tokens, bool all_logits, bo
   return Status::Ok();
 }
 
-// Appends the logits of batch rows [first, first + rows) to `logits`.
+// Appends the logits of batch rows [first, first + rows) to `logits` on rank 0: each rank
+// scores its vocab slice, rank 0 gathers the slices row by row.
 Status Engine::LmHead(int64_t first, int64_t rows, std::vector<float>& logits) {
   const ModelShape& s = config_.shape;
   float* xn = ws_.xn + first * s.n_embd;
   backend_->RmsNorm(ws_.x + first * s.n_embd, weights_.output_norm, rows, s.n_embd, s.rms_eps, xn);
   Observe("output_norm", -1, xn, rows, s.n_embd);
-  const int64_t n_vocab = weights_.output.rows;
+  const int64_t n_local = shard_.n_vocab, n_vocab = s.n_vocab;
   backend_->MatMul(weights_.output, xn, rows, ws_.logits);
-  Observe("logits", -1, ws_.logits, rows, n_vocab);
-  const size_t at = logits.size();
-  logits.resize(at + static_cast<size_t>(rows * n_vocab));
-  return backend_->Download(ws_.logits, logits.data() + at, static_cast<uint64_t>(rows * n_vocab) * sizeof(float));
+  const bool root = collective_->rank() == 0;
+  for (int64_t r = 0; r < rows; ++r) {
+    TANDEM_TRY(collective_->Gather(ws_.logits + r * n_local, vocab_counts_, ws_.logits_row, 0));
+    if (!root) continue;
+    Observe("logits", -1, ws_.logits_row, 1, n_vocab);
+    const size_t at = logits.size();
+    logits.resize(at + static_cast<size_t>(n_vocab));
+    TANDEM_TRY(backend_->Download(ws_.logits_row, logits.data() + at, static_cast<uint64_t>(n_vocab) * sizeof(float)));
+  }
+  return Status::Ok();
 }
 
-void Engine::Attention(int layer, int64_t n) {
+Status Engine::Attention(int layer, int64_t n) {
   const ModelShape& s = config_.shape;
   const LayerWeights& w = weights_.layers[layer];
   Backend& b = *backend_;
-  const int64_t embd = s.n_embd, hd = s.head_dim;
-  const int64_t q_dim = int64_t{s.n_head} * hd, kv_dim = int64_t{s.n_head_kv} * hd;
+  const int64_t embd = s.n_embd, hd = s.head_dim, n_head = shard_.n_head(s), n_kv_head = shard_.n_kv_head;
+  const int64_t q_dim = n_head * hd, kv_dim = n_kv_head * hd;
   b.RmsNorm(ws_.x, w.attn_norm, n, embd, s.rms_eps, ws_.xn);
   Observe("attn_norm", layer, ws_.xn, n, embd);
   b.MatMul(w.wq, ws_.xn, n, ws_.q);
@@ -166,29 +191,47 @@ void Engine::Attention(int layer, int64_t n) {
   Observe("q", layer, ws_.q, n, q_dim);
   Observe("k", layer, ws_.k, n, kv_dim);
   Observe("v", layer, ws_.v, n, kv_dim);
-  if (config_.whole_qk_norm) {  // minimax-m2: one norm over each token's whole projection
-    b.RmsNorm(ws_.q, w.q_norm, n, q_dim, s.rms_eps, ws_.q);
-    b.RmsNorm(ws_.k, w.k_norm, n, kv_dim, s.rms_eps, ws_.k);
-  } else {  // qwen3moe: one norm per head
-    b.RmsNorm(ws_.q, w.q_norm, n * s.n_head, hd, s.rms_eps, ws_.q);
-    b.RmsNorm(ws_.k, w.k_norm, n * s.n_head_kv, hd, s.rms_eps, ws_.k);
-  }
+  TANDEM_TRY(QkNorm(w, n));
   Observe("q_normed", layer, ws_.q, n, q_dim);
   Observe("k_normed", layer, ws_.k, n, kv_dim);
-  b.Rope(rope_, ws_.q, n, s.n_head, hd, n_past_);
-  b.Rope(rope_, ws_.k, n, s.n_head_kv, hd, n_past_);
+  b.Rope(rope_, ws_.q, n, n_head, hd, n_past_);
+  b.Rope(rope_, ws_.k, n, n_kv_head, hd, n_past_);
   Observe("q_rope", layer, ws_.q, n, q_dim);
   Observe("k_rope", layer, ws_.k, n, kv_dim);
   b.StoreKv(layer, n_past_, n, ws_.k, ws_.v);
-  b.Attention(layer, ws_.q, n, s.n_head, n_past_, ws_.attn);
+  b.Attention(layer, ws_.q, n, n_head, n_past_, ws_.attn);
   Observe("attn", layer, ws_.attn, n, q_dim);
   b.MatMul(w.wo, ws_.attn, n, ws_.block_out);
+  TANDEM_TRY(collective_->AllReduceSum(ws_.block_out, n * embd));
   Observe("attn_out", layer, ws_.block_out, n, embd);
   b.Add(ws_.x, ws_.block_out, n * embd);
   Observe("ffn_in", layer, ws_.x, n, embd);
+  return Status::Ok();
 }
 
-void Engine::Moe(int layer, int64_t n) {
+// qwen3moe: one norm per head, local to the rank. minimax-m2: one norm over each token's
+// whole q (and k) projection, which spans the ranks: their sums of squares, q's and k's
+// in one message, are all-reduced first.
+Status Engine::QkNorm(const LayerWeights& w, int64_t n) {
+  const ModelShape& s = config_.shape;
+  Backend& b = *backend_;
+  const int64_t hd = s.head_dim, n_head = shard_.n_head(s), n_kv_head = shard_.n_kv_head;
+  if (!config_.whole_qk_norm) {
+    b.RmsNorm(ws_.q, w.q_norm, n * n_head, hd, s.rms_eps, ws_.q);
+    b.RmsNorm(ws_.k, w.k_norm, n * n_kv_head, hd, s.rms_eps, ws_.k);
+    return Status::Ok();
+  }
+  float* q_sums = ws_.qk_sums;
+  float* k_sums = ws_.qk_sums + n;
+  b.SumSquares(ws_.q, n, n_head * hd, q_sums);
+  b.SumSquares(ws_.k, n, n_kv_head * hd, k_sums);
+  TANDEM_TRY(collective_->AllReduceSum(ws_.qk_sums, 2 * n));
+  b.RmsNormBySums(ws_.q, w.q_norm, n, n_head * hd, q_sums, int64_t{s.n_head} * hd, s.rms_eps, ws_.q);
+  b.RmsNormBySums(ws_.k, w.k_norm, n, n_kv_head * hd, k_sums, int64_t{s.n_head_kv} * hd, s.rms_eps, ws_.k);
+  return Status::Ok();
+}
+
+Status Engine::Moe(int layer, int64_t n) {
   const ModelShape& s = config_.shape;
   const LayerWeights& w = weights_.layers[layer];
   Backend& b = *backend_;
@@ -205,10 +248,12 @@ void Engine::Moe(int layer, int64_t n) {
   router.norm_topk = config_.norm_topk;
   router.weights_scale = config_.expert_weights_scale;
   b.Route(router, ws_.router_logits, n, ws_.expert_ids, ws_.expert_weights);
-  b.MoeExperts(w, ExpertShape{s.n_expert, s.n_ff_exp, embd, s.n_expert_used}, ws_.xn, n, ws_.expert_ids,
+  b.MoeExperts(w, ExpertShape{s.n_expert, shard_.n_ff, embd, s.n_expert_used}, ws_.xn, n, ws_.expert_ids,
                ws_.expert_weights, ws_.block_out);
+  TANDEM_TRY(collective_->AllReduceSum(ws_.block_out, n * embd));
   Observe("moe_out", layer, ws_.block_out, n, embd);
   b.Add(ws_.x, ws_.block_out, n * embd);
+  return Status::Ok();
 }
 
 }  // namespace tandem

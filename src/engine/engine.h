@@ -1,7 +1,8 @@
-// The forward pass of one model, written once over a Backend: embedding, the blocks
-// (attention, mixture of experts), final norm and LM head. One sequence; prompts run as
-// batches of up to n_batch tokens per op, decode one token at a time; the KV cache grows
-// by each call. Activations live in a workspace sized once at load.
+// The forward pass of one model's shard, written once over a Backend: embedding, the
+// blocks (attention, mixture of experts), final norm and LM head, with the collectives
+// that join the ranks' partial results (engine/shard.h says what a rank holds). One
+// sequence; prompts run as batches of up to n_batch tokens per op, decode one token at a
+// time; the KV cache grows by each call. Activations live in a workspace sized at load.
 #pragma once
 
 #include <cstdint>
@@ -15,8 +16,10 @@
 #include "common/status.h"
 #include "engine/backend.h"
 #include "engine/model_weights.h"
+#include "engine/shard.h"
 #include "model/gguf_model.h"
 #include "model/hparams.h"
+#include "net/collective.h"
 
 namespace tandem {
 
@@ -40,15 +43,19 @@ using TensorObserver =
 
 class Engine {
  public:
-  // Opens the GGUF at `path` and runs it on the CPU backend.
+  // Opens the GGUF at `path` and runs all of it on the CPU backend as one rank.
   static Expected<std::unique_ptr<Engine>> Load(const std::string& path, const EngineOptions& options);
-  // Runs the model already opened in `model` on `backend`.
+  // Runs this rank's shard of `plan` (rank: collective->rank()) of the model opened in
+  // `model` on `backend`, joined to the other ranks by `collective`.
   static Expected<std::unique_ptr<Engine>> Create(GgufModel model, std::unique_ptr<Backend> backend,
+                                                  std::unique_ptr<Collective> collective, const ShardPlan& plan,
                                                   const EngineOptions& options);
 
   const ModelConfig& config() const { return config_; }
   const GgufMetadata& metadata() const { return model_.metadata(); }
   Backend& backend() { return *backend_; }
+  Collective& collective() { return *collective_; }
+  const Shard& shard() const { return shard_; }
   int64_t n_ctx() const { return n_ctx_; }
   int64_t n_past() const { return n_past_; }
   uint64_t workspace_bytes() const { return workspace_bytes_; }
@@ -56,39 +63,47 @@ class Engine {
   void SetObserver(TensorObserver observer) { observer_ = std::move(observer); }
 
   // Runs `tokens` at positions n_past() .. n_past() + n - 1 and appends them to the cache.
-  // logits: [n, n_vocab] when all_logits, else the last token's [n_vocab].
+  // Every rank runs the same tokens. On rank 0, logits: [n, n_vocab] when all_logits,
+  // else the last token's [n_vocab]; on other ranks logits is left empty.
   Status Forward(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits);
 
  private:
   // Activations for n_batch tokens, in the backend's memory.
   struct Workspace {
+    // Head counts are this shard's: q heads n_head, KV heads n_kv_head.
     int32_t* tokens = nullptr;          // [n_batch]
     float* x = nullptr;                 // [n_batch, n_embd] the residual stream
     float* xn = nullptr;                // [n_batch, n_embd] x normalised
     float* q = nullptr;                 // [n_batch, n_head * head_dim]
-    float* k = nullptr;                 // [n_batch, n_head_kv * head_dim]
-    float* v = nullptr;                 // [n_batch, n_head_kv * head_dim]
+    float* k = nullptr;                 // [n_batch, n_kv_head * head_dim]
+    float* v = nullptr;                 // [n_batch, n_kv_head * head_dim]
+    float* qk_sums = nullptr;           // [2, n_batch] sums of squares of q, then k rows
     float* attn = nullptr;              // [n_batch, n_head * head_dim]
     float* block_out = nullptr;         // [n_batch, n_embd] attention or MoE output
     float* router_logits = nullptr;     // [n_batch, n_expert]
     int32_t* expert_ids = nullptr;      // [n_batch, n_expert_used]
     float* expert_weights = nullptr;    // [n_batch, n_expert_used]
-    float* logits = nullptr;            // [kLogitRows, n_vocab]
+    float* logits = nullptr;            // [kLogitRows, shard n_vocab]
+    float* logits_row = nullptr;        // [n_vocab] one row gathered from every rank
   };
   static constexpr int64_t kLogitRows = 8;  // LM head rows per product when all logits are asked
 
   Engine() = default;
   Status AllocateWorkspace();
   Status ForwardBatch(std::span<const int32_t> tokens, bool all_logits, bool last_batch, std::vector<float>& logits);
-  void Attention(int layer, int64_t n);
-  void Moe(int layer, int64_t n);
+  Status Attention(int layer, int64_t n);
+  Status QkNorm(const LayerWeights& w, int64_t n);
+  Status Moe(int layer, int64_t n);
   Status LmHead(int64_t first, int64_t rows, std::vector<float>& logits);
   void Observe(std::string_view name, int layer, const float* data, int64_t n_tokens, int64_t n);
 
   GgufModel model_;
   ModelConfig config_;
   std::unique_ptr<Backend> backend_;
-  ModelWeights weights_;  // in the backend's memory
+  std::unique_ptr<Collective> collective_;
+  Shard shard_;
+  std::vector<int64_t> vocab_counts_;  // [n_ranks] LM head rows of each rank
+  ModelWeights weights_;  // this shard's, in the backend's memory
   Workspace ws_;
   uint64_t workspace_bytes_ = 0;
   int64_t n_ctx_ = 0, n_batch_ = 0;

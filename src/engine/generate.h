@@ -30,6 +30,8 @@ struct GenerateStats {
 using TokenCallback = std::function<bool(int32_t token)>;
 
 // eog: token ids that end generation (EOS, EOT); they are passed to on_token, not run.
+// A sharded engine runs this on every rank with the same prompt: rank 0 samples, calls
+// on_token and broadcasts each token to the others (their on_token is not called).
 Expected<GenerateStats> Generate(Engine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
                                  const SamplingParams& sampling, std::span<const int32_t> eog,
                                  const TokenCallback& on_token);

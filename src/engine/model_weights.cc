@@ -14,7 +14,14 @@ class Binder {
     TANDEM_ASSIGN_OR_RETURN(const Tensor* t, Check(name, ne));
     int64_t rows = 1;
     for (size_t d = 1; d < ne.size(); ++d) rows *= ne[d];
-    return WeightMatrix{t->type(), t->data, rows, ne[0]};
+    return WeightMatrix::Contiguous(t->type(), t->data, rows, ne[0]);
+  }
+
+  // ne: {cols, rows, n_expert}.
+  Expected<ExpertMatrices> Experts(const std::string& name, std::vector<int64_t> ne) {
+    TANDEM_ASSIGN_OR_RETURN(const Tensor* t, Check(name, ne));
+    WeightMatrix first = WeightMatrix::Contiguous(t->type(), t->data, ne[1], ne[0]);
+    return ExpertMatrices{first, ne[2], first.row_bytes() * static_cast<uint64_t>(ne[1])};
   }
 
   Expected<WeightVector> Vector(const std::string& name, int64_t n) {
@@ -43,6 +50,31 @@ class Binder {
 };
 
 }  // namespace
+
+WeightMatrix WeightMatrix::Contiguous(GgmlType type, const void* data, int64_t rows, int64_t cols) {
+  WeightMatrix w{type, static_cast<const uint8_t*>(data), rows, cols, 0};
+  w.row_stride = w.row_bytes();
+  return w;
+}
+
+WeightMatrix WeightMatrix::Rows(int64_t first, int64_t count) const {
+  return WeightMatrix{type, row(first), count, cols, row_stride};
+}
+
+Expected<WeightMatrix> WeightMatrix::Columns(int64_t first, int64_t count) const {
+  const int64_t block = TypeInfo(type).block_size;
+  if (first % block != 0 || count % block != 0 || first < 0 || first + count > cols) {
+    return Status::Error("columns [{}, {}) of a {}-column {} matrix do not fall on its {}-value blocks", first,
+                         first + count, cols, TypeName(type), block);
+  }
+  return WeightMatrix{type, data + RowBytes(type, static_cast<uint64_t>(first)), rows, count, row_stride};
+}
+
+WeightMatrix ExpertMatrices::expert(int64_t e) const {
+  WeightMatrix w = first;
+  w.data += static_cast<uint64_t>(e) * expert_stride;
+  return w;
+}
 
 Expected<ModelWeights> ModelWeights::Bind(const GgufModel& model, const ModelConfig& config) {
   const ModelShape& s = config.shape;
@@ -73,9 +105,9 @@ Expected<ModelWeights> ModelWeights::Bind(const GgufModel& model, const ModelCon
     if (config.has_expert_bias) {
       TANDEM_ASSIGN_OR_RETURN(lw.expert_bias, b.Vector(name("exp_probs_b.bias"), s.n_expert));
     }
-    TANDEM_ASSIGN_OR_RETURN(lw.gate_exps, b.Matrix(name("ffn_gate_exps.weight"), {embd, s.n_ff_exp, s.n_expert}));
-    TANDEM_ASSIGN_OR_RETURN(lw.up_exps, b.Matrix(name("ffn_up_exps.weight"), {embd, s.n_ff_exp, s.n_expert}));
-    TANDEM_ASSIGN_OR_RETURN(lw.down_exps, b.Matrix(name("ffn_down_exps.weight"), {s.n_ff_exp, embd, s.n_expert}));
+    TANDEM_ASSIGN_OR_RETURN(lw.gate_exps, b.Experts(name("ffn_gate_exps.weight"), {embd, s.n_ff_exp, s.n_expert}));
+    TANDEM_ASSIGN_OR_RETURN(lw.up_exps, b.Experts(name("ffn_up_exps.weight"), {embd, s.n_ff_exp, s.n_expert}));
+    TANDEM_ASSIGN_OR_RETURN(lw.down_exps, b.Experts(name("ffn_down_exps.weight"), {s.n_ff_exp, embd, s.n_expert}));
     w.layers.push_back(lw);
   }
   return w;

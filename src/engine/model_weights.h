@@ -11,15 +11,32 @@
 
 namespace tandem {
 
-// A matrix of `rows` rows of `cols` elements of `type`, rows contiguous.
+// A matrix of `rows` rows of `cols` elements of `type`; row r starts r * row_stride bytes
+// after data (row_stride > row_bytes() when the matrix is a column slice of a wider one).
 struct WeightMatrix {
   GgmlType type = GgmlType::F32;
   const uint8_t* data = nullptr;
   int64_t rows = 0;
   int64_t cols = 0;
+  uint64_t row_stride = 0;  // bytes
 
+  static WeightMatrix Contiguous(GgmlType type, const void* data, int64_t rows, int64_t cols);
   uint64_t row_bytes() const { return RowBytes(type, static_cast<uint64_t>(cols)); }
-  const uint8_t* row(int64_t r) const { return data + static_cast<uint64_t>(r) * row_bytes(); }
+  bool contiguous() const { return row_stride == row_bytes(); }
+  const uint8_t* row(int64_t r) const { return data + static_cast<uint64_t>(r) * row_stride; }
+  WeightMatrix Rows(int64_t first, int64_t count) const;
+  // Columns [first, first + count); first and count must be multiples of the type's block.
+  Expected<WeightMatrix> Columns(int64_t first, int64_t count) const;
+};
+
+// n_expert matrices of the same shape, expert e's starting e * expert_stride bytes after
+// expert 0's (the 3-D `_exps` tensors, or one rank's slice of each expert).
+struct ExpertMatrices {
+  WeightMatrix first;          // expert 0
+  int64_t n_expert = 0;
+  uint64_t expert_stride = 0;  // bytes
+
+  WeightMatrix expert(int64_t e) const;
 };
 
 // An F32 vector (norm weights, biases).
@@ -39,9 +56,9 @@ struct LayerWeights {
   WeightVector ffn_norm;      // [n_embd]
   WeightMatrix router;        // [n_expert, n_embd] (F32 in real files)
   WeightVector expert_bias;   // [n_expert] (minimax-m2) or empty
-  WeightMatrix gate_exps;     // [n_expert * n_ff_exp, n_embd]: expert e's rows start at e * n_ff_exp
-  WeightMatrix up_exps;       // [n_expert * n_ff_exp, n_embd]
-  WeightMatrix down_exps;     // [n_expert * n_embd, n_ff_exp]: expert e's rows start at e * n_embd
+  ExpertMatrices gate_exps;   // n_expert x [n_ff_exp, n_embd]
+  ExpertMatrices up_exps;     // n_expert x [n_ff_exp, n_embd]
+  ExpertMatrices down_exps;   // n_expert x [n_embd, n_ff_exp]
 };
 
 struct ModelWeights {

@@ -92,25 +92,6 @@ std::string DescribeModel(const GgufModel& model, const ReportOptions& options) 
       "head {}\n",
       Gib(b.total()), Gib(b.attention), Gib(b.router), shape->n_expert_used, shape->n_expert, Gib(b.experts),
       Gib(b.norms), Gib(b.embedding), Gib(b.head));
-  if (options.nodes > 1) {
-    // Even split of attention, experts and head; router, norms and embeddings replicated.
-    // The shard planner replaces this estimate with exact per-rank shards.
-    const int n = options.nodes;
-    uint64_t replicated_read = b.router + b.norms + b.embedding;
-    uint64_t split_read = b.attention + b.experts + b.head;
-    uint64_t replicated_hold = 0;
-    for (const auto& t : infos) {
-      ModelPart part = ClassifyTensor(t.name);
-      if (part == ModelPart::kEmbedding || part == ModelPart::kRouter || t.ne.size() == 1) {
-        replicated_hold += t.nbytes;
-      }
-    }
-    out += fmt::format("plan for {} nodes (even split estimate; router, norms and embeddings replicated):\n", n);
-    out += fmt::format("  per node: weights {}, bytes per token {} ({:.0f}% of one node's)\n",
-                       Gib(replicated_hold + (weight_bytes - replicated_hold) / n),
-                       Gib(replicated_read + split_read / n),
-                       100.0 * static_cast<double>(replicated_read + split_read / n) / static_cast<double>(b.total()));
-  }
   return out;
 }
 

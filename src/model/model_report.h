@@ -1,5 +1,5 @@
 // The text `tandem inspect` prints: architecture, hparams, tokenizer, tensor bytes by
-// type, bytes read per decoded token and an even-split per-node estimate.
+// type, bytes read per decoded token (the per-rank plan is the shard planner's).
 #pragma once
 
 #include <string>
@@ -10,7 +10,6 @@
 namespace tandem {
 
 struct ReportOptions {
-  int nodes = 1;                // > 1: per-node memory and bytes per token
   bool list_metadata = false;   // every key with a short value
   bool list_tensors = false;    // every tensor with type, shape, bytes
 };

@@ -5,9 +5,9 @@
 namespace tandem {
 
 void MatMul(GgmlType type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t n_tokens,
-            float* y, ThreadPool* pool) {
+            float* y, ThreadPool* pool, uint64_t row_stride) {
   const auto* base = static_cast<const uint8_t*>(w);
-  const uint64_t row_bytes = RowBytes(type, cols);
+  const uint64_t row_bytes = row_stride != 0 ? row_stride : RowBytes(type, cols);
   auto rows_range = [&](int64_t begin, int64_t end) {
     for (int64_t r = begin; r < end; ++r) {
       const uint8_t* row = base + r * row_bytes;

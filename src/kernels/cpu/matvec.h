@@ -17,8 +17,9 @@ void MatVec(GgmlType type, const void* w, int64_t rows, int64_t cols, const floa
 
 // Batched prompt: x: [n_tokens, cols] f32, y: [n_tokens, rows] f32; y[t][r] = DotRow(w[r], x[t]).
 // Each thread takes a range of rows and runs every token against a row while it is hot,
-// so the weights are read from memory once per batch.
+// so the weights are read from memory once per batch. Row r starts r * row_stride bytes
+// after w (0: rows are contiguous, RowBytes(type, cols) apart).
 void MatMul(GgmlType type, const void* w, int64_t rows, int64_t cols, const float* x, int64_t n_tokens,
-            float* y, ThreadPool* pool);
+            float* y, ThreadPool* pool, uint64_t row_stride = 0);
 
 }  // namespace tandem

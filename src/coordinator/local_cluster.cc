@@ -1,0 +1,59 @@
+#include "coordinator/local_cluster.h"
+
+#include <algorithm>
+#include <atomic>
+#include <thread>
+
+#include "engine/cpu_backend.h"
+
+namespace tandem {
+
+Expected<std::unique_ptr<LocalCluster>> LocalCluster::Load(const std::string& path, int n_ranks,
+                                                           const EngineOptions& options) {
+  std::unique_ptr<LocalCluster> c(new LocalCluster());
+  {
+    TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(path));
+    const Tensor* embd = model.Find("token_embd.weight");
+    auto config = ReadModelConfig(model.metadata(), embd != nullptr ? static_cast<uint32_t>(embd->ne(1)) : 0);
+    if (!config.ok()) return config.status().WithContext(path);
+    auto weights = ModelWeights::Bind(model, *config);
+    if (!weights.ok()) return weights.status().WithContext(path);
+    auto planned = PlanShards(*config, *weights, n_ranks);
+    if (!planned.ok()) return planned.status().WithContext(path);
+    c->planned_ = std::move(planned).value();
+  }
+  c->group_ = std::make_shared<InProcessGroup>(n_ranks);
+  const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const int threads = options.n_threads > 0 ? options.n_threads : cores;
+  for (int r = 0; r < n_ranks; ++r) {
+    TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(path));  // each rank maps the file itself
+    CpuBackendOptions cpu;
+    cpu.n_threads = std::max(1, threads / n_ranks);
+    cpu.ggml_activation_rounding = options.ggml_activation_rounding;
+    auto engine = Engine::Create(std::move(model), std::make_unique<CpuBackend>(cpu),
+                                 std::make_unique<InProcessCollective>(c->group_, r), c->planned_.plan, options);
+    if (!engine.ok()) return engine.status().WithContext(fmt::format("{}: rank {}", path, r));
+    c->engines_.push_back(std::move(engine).value());
+  }
+  return c;
+}
+
+Status LocalCluster::RunOnAllRanks(const std::function<Status(Engine&)>& fn) {
+  std::vector<Status> results(engines_.size());
+  std::atomic<int> first_failed{-1};  // the cause; later failures are its echo in the group
+  auto run = [&](int r) {
+    results[r] = fn(*engines_[r]);
+    int none = -1;
+    if (!results[r].ok() && first_failed.compare_exchange_strong(none, r)) group_->Abort();
+  };
+  std::vector<std::thread> threads;
+  for (int r = 1; r < size(); ++r) threads.emplace_back(run, r);
+  run(0);
+  for (auto& t : threads) t.join();
+  const int failed = first_failed.load();
+  if (failed < 0) return Status::Ok();
+  group_->Reset();
+  return results[failed].WithContext(fmt::format("rank {}", failed));
+}
+
+}  // namespace tandem

@@ -1,0 +1,42 @@
+// An embedded cluster: N ranks of one model in this process, each a CPU-backend engine
+// on its own thread, joined by an in-process collective. `tandem run --ranks N` and the
+// sharding tests use it; a rank that fails aborts the group so no other rank hangs.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "common/status.h"
+#include "coordinator/shard_planner.h"
+#include "engine/engine.h"
+#include "net/in_process_collective.h"
+
+namespace tandem {
+
+class LocalCluster {
+ public:
+  // Plans `n_ranks` shards of the GGUF at `path` and loads one engine per rank;
+  // options.n_threads is split between the ranks.
+  static Expected<std::unique_ptr<LocalCluster>> Load(const std::string& path, int n_ranks,
+                                                      const EngineOptions& options);
+
+  int size() const { return static_cast<int>(engines_.size()); }
+  const PlannedShards& planned() const { return planned_; }
+  Engine& rank(int r) { return *engines_[r]; }
+  Engine& leader() { return *engines_[0]; }
+
+  // Runs fn on every rank at once, rank 0 on the calling thread; returns the first
+  // error (naming its rank), after every rank has returned.
+  Status RunOnAllRanks(const std::function<Status(Engine&)>& fn);
+
+ private:
+  LocalCluster() = default;
+
+  PlannedShards planned_;
+  std::shared_ptr<InProcessGroup> group_;
+  std::vector<std::unique_ptr<Engine>> engines_;
+};
+
+}  // namespace tandem

@@ -1,0 +1,42 @@
+// How the ranks of one model exchange activations: the few collectives a sharded forward
+// pass needs. Buffers live in the memory of the ranks' backend (host memory for the CPU
+// backend, device memory for CUDA); a call returns when the local result is ready (or,
+// for a backend stream, is ordered on it).
+//
+// After AllReduceSum every rank holds bit-identical values: sums run in a fixed rank
+// order, so the replicated router picks the same experts everywhere.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "common/status.h"
+
+namespace tandem {
+
+class Collective {
+ public:
+  virtual ~Collective() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+
+  // data: [n] f32 on every rank; afterwards each holds the sum over ranks 0, 1, ... in order.
+  virtual Status AllReduceSum(float* data, int64_t n) = 0;
+  // data: `bytes` bytes; root's are copied to every other rank.
+  virtual Status Broadcast(void* data, uint64_t bytes, int root) = 0;
+  // send: [counts[rank()]] f32 on every rank; root's recv: [sum of counts] = each rank's
+  // send in rank order. counts has size() entries, the same on every rank.
+  virtual Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) = 0;
+};
+
+// One rank: every collective is the identity (Gather copies send to recv).
+class SoloCollective final : public Collective {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  Status AllReduceSum(float*, int64_t) override { return Status::Ok(); }
+  Status Broadcast(void*, uint64_t, int) override { return Status::Ok(); }
+  Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) override;
+};
+
+}  // namespace tandem

@@ -1,0 +1,221 @@
+// Sharding is right: N ranks of one model in one process (in-process collective) give
+// the logits and greedy tokens of one rank holding the whole model, and every rank holds
+// the same bits after each block. Table: architecture x recipe x ranks, on a small shape
+// with the real head_dim and GQA ratio so heads and FFN rows split unevenly.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <map>
+
+#include "coordinator/local_cluster.h"
+#include "engine/generate.h"
+#include "synth_options.h"
+
+namespace tandem {
+namespace {
+
+struct Case {
+  Arch arch;
+  Recipe recipe;
+  int ranks;
+};
+
+std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
+  std::string name =
+      fmt::format("{}_{}_{}ranks", ArchName(info.param.arch), RecipeName(info.param.recipe), info.param.ranks);
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
+// 2 layers, 8 experts top 2, n_embd 256, head_dim 128, 4 KV heads with the real GQA
+// ratio (qwen3moe 2:1 here, minimax-m2 6:1), FFN 768 = 3 blocks of 256: on 2 ranks
+// heads split 2/2 and FFN 512/256, on 3 ranks 2/1/1 and 256/256/256.
+SynthOptions ShardingShape(Arch arch, Recipe recipe) {
+  SynthOptions o = testing::SmallOptions(arch, recipe);
+  o.shape.head_dim = 128;
+  o.shape.n_rot = arch == Arch::kQwen3Moe ? 128 : 64;
+  o.shape.n_head_kv = 4;
+  o.shape.n_head = arch == Arch::kQwen3Moe ? 8 : 24;
+  o.shape.n_ff_exp = 768;
+  return o;
+}
+
+// Model files written by this run, removed at exit.
+std::map<std::pair<Arch, Recipe>, std::string> written;
+
+class RemoveModels : public ::testing::Environment {
+ public:
+  void TearDown() override {
+    for (const auto& [key, path] : written) std::filesystem::remove(path);
+  }
+};
+const auto* const kRemoveModels = ::testing::AddGlobalTestEnvironment(new RemoveModels);
+
+std::string ModelPath(Arch arch, Recipe recipe) {
+  auto& path = written[{arch, recipe}];
+  if (path.empty()) {
+    path = (std::filesystem::temp_directory_path() /
+            fmt::format("tandem_sharded_{}_{}.gguf", ArchName(arch), RecipeName(recipe)))
+               .string();
+    auto m = SynthModel::Build(ShardingShape(arch, recipe));
+    EXPECT_TRUE(m.ok()) << m.status().message();
+    EXPECT_TRUE(m->WriteFile(path, false).ok());
+  }
+  return path;
+}
+
+double RelativeMaxError(const std::vector<float>& want, const std::vector<float>& got) {
+  double max_err = 0, max_abs = 0;
+  for (size_t i = 0; i < want.size(); ++i) {
+    max_err = std::max(max_err, std::abs(double{want[i]} - got[i]));
+    max_abs = std::max(max_abs, std::abs(double{want[i]}));
+  }
+  return max_err / max_abs;
+}
+
+const std::vector<int32_t> kPrompt = {9707, 11, 1879, 0, 576, 374, 264, 1273, 315, 279, 5339, 1849, 13, 151643, 42, 7};
+
+class ShardedEngineTest : public ::testing::TestWithParam<Case> {
+ protected:
+  EngineOptions Options() const {
+    EngineOptions o;
+    o.n_ctx = 64;
+    o.n_threads = 2;
+    return o;
+  }
+};
+
+// Rank 0's teacher-forced logits match one rank's within 1e-4 of the largest logit: the
+// ranks' partial sums add in another order than one rank's dot products, nothing else.
+TEST_P(ShardedEngineTest, LogitsMatchOneRank) {
+  const Case c = GetParam();
+  const std::string path = ModelPath(c.arch, c.recipe);
+  auto whole = Engine::Load(path, Options());
+  ASSERT_TRUE(whole.ok()) << whole.status().message();
+  std::vector<float> want;
+  ASSERT_TRUE((*whole)->Forward(kPrompt, true, want).ok());
+
+  auto cluster = LocalCluster::Load(path, c.ranks, Options());
+  ASSERT_TRUE(cluster.ok()) << cluster.status().message();
+  std::vector<std::vector<float>> got(c.ranks);
+  Status st = (*cluster)->RunOnAllRanks([&](Engine& e) {
+    return e.Forward(kPrompt, true, got[e.collective().rank()]);
+  });
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(got[0].size(), want.size());
+  for (int r = 1; r < c.ranks; ++r) EXPECT_TRUE(got[r].empty()) << "rank " << r << " returned logits";
+  EXPECT_LT(RelativeMaxError(want, got[0]), 1e-4);
+}
+
+// After every block all ranks hold the same residual stream, bit for bit (the replicated
+// router must pick the same experts everywhere).
+TEST_P(ShardedEngineTest, RanksHoldIdenticalActivations) {
+  const Case c = GetParam();
+  auto cluster = LocalCluster::Load(ModelPath(c.arch, c.recipe), c.ranks, Options());
+  ASSERT_TRUE(cluster.ok()) << cluster.status().message();
+  std::vector<std::vector<float>> layer_out(c.ranks);
+  for (int r = 0; r < c.ranks; ++r) {
+    (*cluster)->rank(r).SetObserver([&out = layer_out[r]](std::string_view name, int, const float* data,
+                                                          int64_t n_tokens, int64_t n) {
+      if (name == "layer_out") out.insert(out.end(), data, data + n_tokens * n);
+    });
+  }
+  std::vector<std::vector<float>> logits(c.ranks);
+  Status st = (*cluster)->RunOnAllRanks([&](Engine& e) {
+    return e.Forward(kPrompt, false, logits[e.collective().rank()]);
+  });
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_FALSE(layer_out[0].empty());
+  for (int r = 1; r < c.ranks; ++r) {
+    ASSERT_EQ(layer_out[r].size(), layer_out[0].size());
+    EXPECT_EQ(std::memcmp(layer_out[r].data(), layer_out[0].data(), layer_out[0].size() * sizeof(float)), 0)
+        << "rank " << r << " differs from rank 0";
+  }
+}
+
+// Greedy generation: the leader samples and broadcasts; the tokens equal one rank's.
+TEST_P(ShardedEngineTest, GreedyTokensMatchOneRank) {
+  const Case c = GetParam();
+  const std::string path = ModelPath(c.arch, c.recipe);
+  SamplingParams greedy;
+  greedy.temperature = 0;
+  auto whole = Engine::Load(path, Options());
+  ASSERT_TRUE(whole.ok()) << whole.status().message();
+  std::vector<int32_t> want, got;
+  auto one = Generate(**whole, kPrompt, 16, greedy, {}, [&](int32_t t) {
+    want.push_back(t);
+    return true;
+  });
+  ASSERT_TRUE(one.ok()) << one.status().message();
+
+  auto cluster = LocalCluster::Load(path, c.ranks, Options());
+  ASSERT_TRUE(cluster.ok()) << cluster.status().message();
+  std::vector<int64_t> generated(c.ranks, 0);
+  Status st = (*cluster)->RunOnAllRanks([&](Engine& e) -> Status {
+    TANDEM_ASSIGN_OR_RETURN(GenerateStats stats, Generate(e, kPrompt, 16, greedy, {}, [&](int32_t t) {
+                              got.push_back(t);  // rank 0 only
+                              return true;
+                            }));
+    generated[e.collective().rank()] = stats.generated_tokens;
+    return Status::Ok();
+  });
+  ASSERT_TRUE(st.ok()) << st.message();
+  EXPECT_EQ(got, want);
+  for (int r = 0; r < c.ranks; ++r) EXPECT_EQ(generated[r], 16) << "rank " << r;
+}
+
+INSTANTIATE_TEST_SUITE_P(Table, ShardedEngineTest,
+                         ::testing::Values(Case{Arch::kQwen3Moe, Recipe::kF32, 2}, Case{Arch::kQwen3Moe, Recipe::kQ8_0, 3},
+                                           Case{Arch::kQwen3Moe, Recipe::kQ4_K_M, 2},
+                                           Case{Arch::kQwen3Moe, Recipe::kQ4_K_M, 3},
+                                           Case{Arch::kMiniMaxM2, Recipe::kF32, 3},
+                                           Case{Arch::kMiniMaxM2, Recipe::kQ8_0, 2},
+                                           Case{Arch::kMiniMaxM2, Recipe::kQ3_K_XL, 2},
+                                           Case{Arch::kMiniMaxM2, Recipe::kQ3_K_XL, 3}),
+                         CaseName);
+
+// A rank that fails (here: a token outside the vocabulary on rank 1 only) ends the call
+// on every rank with that rank's error instead of leaving the others waiting.
+TEST(ShardedEngineErrors, AFailingRankDoesNotHangTheOthers) {
+  const std::string path = ModelPath(Arch::kQwen3Moe, Recipe::kQ8_0);
+  EngineOptions o;
+  o.n_ctx = 64;
+  o.n_threads = 2;
+  auto cluster = LocalCluster::Load(path, 2, o);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().message();
+  std::vector<float> logits;
+  Status st = (*cluster)->RunOnAllRanks([&](Engine& e) {
+    std::vector<int32_t> tokens = {1, e.collective().rank() == 1 ? 999999 : 2};
+    std::vector<float> mine;
+    return e.Forward(tokens, false, mine);
+  });
+  ASSERT_FALSE(st.ok());
+  EXPECT_NE(st.message().find("rank 1"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("999999"), std::string::npos) << st.message();
+  // The group works again afterwards.
+  (*cluster)->rank(0).Reset();
+  (*cluster)->rank(1).Reset();
+  st = (*cluster)->RunOnAllRanks([&](Engine& e) {
+    std::vector<int32_t> tokens = {1, 2};
+    std::vector<float> mine;
+    return e.Forward(tokens, false, mine);
+  });
+  EXPECT_TRUE(st.ok()) << st.message();
+}
+
+TEST(ShardedEngineErrors, PlansThatCannotSplitAreExplained) {
+  EngineOptions o;
+  o.n_ctx = 16;
+  auto five = LocalCluster::Load(ModelPath(Arch::kQwen3Moe, Recipe::kQ4_K_M), 5, o);
+  ASSERT_FALSE(five.ok());
+  EXPECT_NE(five.status().message().find("at most 4 ranks"), std::string::npos) << five.status().message();
+  auto four = LocalCluster::Load(ModelPath(Arch::kQwen3Moe, Recipe::kQ4_K_M), 4, o);
+  ASSERT_FALSE(four.ok());
+  EXPECT_NE(four.status().message().find("at most 3 ranks"), std::string::npos) << four.status().message();
+}
+
+}  // namespace
+}  // namespace tandem
