@@ -153,18 +153,42 @@ TEST_P(ShardedEngineTest, GreedyTokensMatchOneRank) {
 
   auto cluster = LocalCluster::Load(path, c.ranks, Options());
   ASSERT_TRUE(cluster.ok()) << cluster.status().message();
-  std::vector<int64_t> generated(c.ranks, 0);
-  Status st = (*cluster)->RunOnAllRanks([&](Engine& e) -> Status {
-    TANDEM_ASSIGN_OR_RETURN(GenerateStats stats, Generate(e, kPrompt, 16, greedy, {}, [&](int32_t t) {
-                              got.push_back(t);  // rank 0 only
-                              return true;
-                            }));
-    generated[e.collective().rank()] = stats.generated_tokens;
-    return Status::Ok();
+  auto stats = (*cluster)->Generate(kPrompt, 16, greedy, {}, [&](int32_t t) {
+    got.push_back(t);
+    return true;
   });
-  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
   EXPECT_EQ(got, want);
-  for (int r = 0; r < c.ranks; ++r) EXPECT_EQ(generated[r], 16) << "rank " << r;
+  EXPECT_EQ(stats->generated_tokens, 16);
+  // A second request on the same cluster starts from an empty cache.
+  std::vector<int32_t> again;
+  ASSERT_TRUE((*cluster)->Generate(kPrompt, 16, greedy, {}, [&](int32_t t) {
+                           again.push_back(t);
+                           return true;
+                         }).ok());
+  EXPECT_EQ(again, want);
+}
+
+// A request the leader refuses never reaches the other ranks; the cluster stays usable.
+TEST(ShardedEngineErrors, RefusedRequestsLeaveTheClusterUsable) {
+  EngineOptions o;
+  o.n_ctx = 32;
+  o.n_threads = 2;
+  auto cluster = LocalCluster::Load(ModelPath(Arch::kMiniMaxM2, Recipe::kQ8_0), 2, o);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().message();
+  SamplingParams greedy;
+  auto on_token = [](int32_t) { return true; };
+  auto too_long = (*cluster)->Generate(kPrompt, 30, greedy, {}, on_token);
+  ASSERT_FALSE(too_long.ok());
+  EXPECT_NE(too_long.status().message().find("context"), std::string::npos) << too_long.status().message();
+  SamplingParams bad = greedy;
+  bad.top_p = 2;
+  EXPECT_FALSE((*cluster)->Generate(kPrompt, 4, bad, {}, on_token).ok());
+  // The leader stops early: every rank stops with it.
+  int seen = 0;
+  auto stats = (*cluster)->Generate(kPrompt, 8, greedy, {}, [&](int32_t) { return ++seen < 3; });
+  ASSERT_TRUE(stats.ok()) << stats.status().message();
+  EXPECT_EQ(stats->generated_tokens, 3);
 }
 
 INSTANTIATE_TEST_SUITE_P(Table, ShardedEngineTest,

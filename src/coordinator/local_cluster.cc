@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "engine/cpu_backend.h"
+#include "engine/rank_loop.h"
 
 namespace tandem {
 
@@ -54,6 +55,21 @@ Status LocalCluster::RunOnAllRanks(const std::function<Status(Engine&)>& fn) {
   if (failed < 0) return Status::Ok();
   group_->Reset();
   return results[failed].WithContext(fmt::format("rank {}", failed));
+}
+
+Expected<GenerateStats> LocalCluster::Generate(std::span<const int32_t> prompt, int64_t max_tokens,
+                                               const SamplingParams& sampling, std::span<const int32_t> eog,
+                                               const TokenCallback& on_token) {
+  GenerateStats stats;
+  TANDEM_TRY(RunOnAllRanks([&](Engine& e) -> Status {
+    if (e.collective().rank() != 0) return FollowLeader(e);
+    auto led = LeadGenerate(e, prompt, max_tokens, sampling, eog, on_token);
+    Status shutdown = LeadShutdown(e);  // releases the followers, also after a refused request
+    if (!led.ok()) return led.status();
+    stats = *led;
+    return shutdown;
+  }));
+  return stats;
 }
 
 }  // namespace tandem

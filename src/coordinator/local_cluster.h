@@ -11,6 +11,7 @@
 #include "common/status.h"
 #include "coordinator/shard_planner.h"
 #include "engine/engine.h"
+#include "engine/generate.h"
 #include "net/in_process_collective.h"
 
 namespace tandem {
@@ -30,6 +31,11 @@ class LocalCluster {
   // Runs fn on every rank at once, rank 0 on the calling thread; returns the first
   // error (naming its rank), after every rank has returned.
   Status RunOnAllRanks(const std::function<Status(Engine&)>& fn);
+
+  // One request on all ranks (engine/rank_loop.h): rank 0 leads, samples and calls
+  // on_token; the others follow.
+  Expected<GenerateStats> Generate(std::span<const int32_t> prompt, int64_t max_tokens, const SamplingParams& sampling,
+                                   std::span<const int32_t> eog, const TokenCallback& on_token);
 
  private:
   LocalCluster() = default;

@@ -1,0 +1,29 @@
+// How the ranks of a sharded engine run requests together without a per-token control
+// message: rank 0 (the leader) broadcasts a small header and the prompt through the
+// collective, then every rank runs the same Generate, in which the leader broadcasts each
+// sampled token. The other ranks sit in FollowLeader between requests.
+#pragma once
+
+#include <cstdint>
+#include <span>
+
+#include "common/status.h"
+#include "engine/engine.h"
+#include "engine/generate.h"
+
+namespace tandem {
+
+// Rank 0: runs one request on every rank from position 0 (the KV cache is reset).
+// Invalid requests are refused before the other ranks hear of them.
+Expected<GenerateStats> LeadGenerate(Engine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
+                                     const SamplingParams& sampling, std::span<const int32_t> eog,
+                                     const TokenCallback& on_token);
+
+// Rank 0: tells the other ranks to return from FollowLeader.
+Status LeadShutdown(Engine& engine);
+
+// Ranks 1..n-1: runs the leader's requests until it shuts the group down (Ok) or a
+// collective fails (the error).
+Status FollowLeader(Engine& engine);
+
+}  // namespace tandem
