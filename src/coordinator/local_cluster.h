@@ -9,14 +9,12 @@
 #include <vector>
 
 #include "common/status.h"
-#include "coordinator/shard_planner.h"
-#include "engine/engine.h"
-#include "engine/generate.h"
+#include "coordinator/rank_group.h"
 #include "net/in_process_collective.h"
 
 namespace tandem {
 
-class LocalCluster {
+class LocalCluster final : public RankGroup {
  public:
   // Plans `n_ranks` shards of the GGUF at `path` and loads one engine per rank;
   // options.n_threads is split between the ranks.
@@ -24,9 +22,10 @@ class LocalCluster {
                                                       const EngineOptions& options);
 
   int size() const { return static_cast<int>(engines_.size()); }
-  const PlannedShards& planned() const { return planned_; }
+  const PlannedShards& planned() const override { return planned_; }
+  std::string collective_name() const override { return "in-process"; }
   Engine& rank(int r) { return *engines_[r]; }
-  Engine& leader() { return *engines_[0]; }
+  Engine& leader() override { return *engines_[0]; }
 
   // Runs fn on every rank at once, rank 0 on the calling thread; returns the first
   // error (naming its rank), after every rank has returned.
@@ -35,7 +34,7 @@ class LocalCluster {
   // One request on all ranks (engine/rank_loop.h): rank 0 leads, samples and calls
   // on_token; the others follow.
   Expected<GenerateStats> Generate(std::span<const int32_t> prompt, int64_t max_tokens, const SamplingParams& sampling,
-                                   std::span<const int32_t> eog, const TokenCallback& on_token);
+                                   std::span<const int32_t> eog, const TokenCallback& on_token) override;
 
  private:
   LocalCluster() = default;

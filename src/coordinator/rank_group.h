@@ -1,0 +1,32 @@
+// All the ranks of one served model, seen from rank 0: run a request on every rank and
+// say what each holds. LocalCluster (ranks as threads of this process) and the
+// distributed group (remote workers over a collective) implement it.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "common/status.h"
+#include "coordinator/shard_planner.h"
+#include "engine/engine.h"
+#include "engine/generate.h"
+
+namespace tandem {
+
+class RankGroup {
+ public:
+  virtual ~RankGroup() = default;
+
+  // One request on all ranks; rank 0 samples and calls on_token. Not reentrant: the
+  // caller serialises requests.
+  virtual Expected<GenerateStats> Generate(std::span<const int32_t> prompt, int64_t max_tokens,
+                                           const SamplingParams& sampling, std::span<const int32_t> eog,
+                                           const TokenCallback& on_token) = 0;
+
+  virtual Engine& leader() = 0;
+  virtual const PlannedShards& planned() const = 0;
+  virtual std::string collective_name() const = 0;  // "in-process", "ucx", ...
+};
+
+}  // namespace tandem
