@@ -7,15 +7,15 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
-#include <filesystem>
-#include <map>
 
 #include "coordinator/local_cluster.h"
 #include "engine/generate.h"
-#include "synth_options.h"
+#include "sharding_models.h"
 
 namespace tandem {
 namespace {
+
+using testing::ModelPath;
 
 struct Case {
   Arch arch;
@@ -28,43 +28,6 @@ std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
       fmt::format("{}_{}_{}ranks", ArchName(info.param.arch), RecipeName(info.param.recipe), info.param.ranks);
   std::replace(name.begin(), name.end(), '-', '_');
   return name;
-}
-
-// 2 layers, 8 experts top 2, n_embd 256, head_dim 128, 4 KV heads with the real GQA
-// ratio (qwen3moe 2:1 here, minimax-m2 6:1), FFN 768 = 3 blocks of 256: on 2 ranks
-// heads split 2/2 and FFN 512/256, on 3 ranks 2/1/1 and 256/256/256.
-SynthOptions ShardingShape(Arch arch, Recipe recipe) {
-  SynthOptions o = testing::SmallOptions(arch, recipe);
-  o.shape.head_dim = 128;
-  o.shape.n_rot = arch == Arch::kQwen3Moe ? 128 : 64;
-  o.shape.n_head_kv = 4;
-  o.shape.n_head = arch == Arch::kQwen3Moe ? 8 : 24;
-  o.shape.n_ff_exp = 768;
-  return o;
-}
-
-// Model files written by this run, removed at exit.
-std::map<std::pair<Arch, Recipe>, std::string> written;
-
-class RemoveModels : public ::testing::Environment {
- public:
-  void TearDown() override {
-    for (const auto& [key, path] : written) std::filesystem::remove(path);
-  }
-};
-const auto* const kRemoveModels = ::testing::AddGlobalTestEnvironment(new RemoveModels);
-
-std::string ModelPath(Arch arch, Recipe recipe) {
-  auto& path = written[{arch, recipe}];
-  if (path.empty()) {
-    path = (std::filesystem::temp_directory_path() /
-            fmt::format("tandem_sharded_{}_{}.gguf", ArchName(arch), RecipeName(recipe)))
-               .string();
-    auto m = SynthModel::Build(ShardingShape(arch, recipe));
-    EXPECT_TRUE(m.ok()) << m.status().message();
-    EXPECT_TRUE(m->WriteFile(path, false).ok());
-  }
-  return path;
 }
 
 double RelativeMaxError(const std::vector<float>& want, const std::vector<float>& got) {

@@ -16,5 +16,6 @@ struct Command {
 Command AddSynthCommand(CLI::App& app);
 Command AddInspectCommand(CLI::App& app);
 Command AddRunCommand(CLI::App& app);
+Command AddTokenizeCommand(CLI::App& app);
 
 }  // namespace tandem::cli

@@ -20,6 +20,7 @@ int main(int argc, char** argv) {
       tandem::cli::AddSynthCommand(app),
       tandem::cli::AddInspectCommand(app),
       tandem::cli::AddRunCommand(app),
+      tandem::cli::AddTokenizeCommand(app),
   };
 
   CLI11_PARSE(app, argc, argv);

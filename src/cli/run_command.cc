@@ -1,18 +1,30 @@
 #include <fmt/format.h>
+#include <unistd.h>
 
 #include <charconv>
+#include <iostream>
 
 #include "cli/commands.h"
-#include "engine/generate.h"
+#include "coordinator/completion.h"
+#include "coordinator/local_cluster.h"
+#include "model/chat_format.h"
+#include "model/tokenizer.h"
 
 namespace tandem::cli {
 namespace {
 
 struct RunArgs {
   std::string model;
+  std::string prompt;
   std::string tokens;  // "1,2,3"
-  int64_t n_predict = 64;
+  bool chat = false;
+  std::string system;  // chat: system prompt
+  bool no_think = false;
+  std::vector<std::string> stop;
+  int64_t n_predict = 256;
   int64_t n_ctx = 4096;
+  int64_t n_batch = 256;
+  int ranks = 1;
   int threads = 0;
   std::string kv = "f16";
   bool ggml_activations = false;
@@ -37,39 +49,111 @@ Expected<std::vector<int32_t>> ParseTokens(const std::string& text) {
   return ids;
 }
 
+// Everything that can be checked before the model is loaded.
+Status CheckArgs(const RunArgs& a) {
+  const int given = !a.prompt.empty() + !a.tokens.empty() + a.chat;
+  if (given != 1) return Status::Error("give exactly one of --prompt TEXT, --tokens 1,2,3 or --chat");
+  if (a.n_predict >= a.n_ctx) {
+    return Status::Error("-n {} leaves no room for the prompt in a context of {} (--ctx): lower -n or raise --ctx",
+                         a.n_predict, a.n_ctx);
+  }
+  return ValidateSampling(a.sampling);
+}
+
+void PrintStats(const CompletionResult& r) {
+  const GenerateStats& s = r.stats;
+  fmt::print(stderr, "\nprefill: {} tokens, {:.1f} tok/s; decode: {} tokens, {:.2f} tok/s; first token {:.0f} ms; "
+             "finished: {}\n",
+             s.prompt_tokens, s.prefill_tok_s(), s.generated_tokens, s.decode_tok_s(), r.time_to_first_token_ms,
+             FinishReasonName(r.finish_reason));
+}
+
+// Streams one completion of `prompt` to stdout.
+Expected<CompletionResult> Stream(LocalCluster& cluster, const Tokenizer& tokenizer, std::vector<int32_t> prompt,
+                                  const RunArgs& a) {
+  CompletionRequest request;
+  request.prompt = std::move(prompt);
+  request.max_tokens = a.n_predict;
+  request.sampling = a.sampling;
+  request.stop = a.stop;
+  return Complete(cluster, tokenizer, request, [](std::string_view text, int32_t) {
+    fmt::print("{}", text);
+    std::fflush(stdout);
+    return true;
+  });
+}
+
+// Interactive chat on stdin: one line per user turn, the history kept and re-rendered
+// with the model's chat template each turn.
+int RunChat(LocalCluster& cluster, const Tokenizer& tokenizer, const RunArgs& a) {
+  auto format = DetectChatFormat(cluster.leader().metadata());
+  if (!format.ok()) {
+    fmt::print(stderr, "error: {}\n", format.status().message());
+    return 1;
+  }
+  ChatRequest chat;
+  chat.enable_thinking = !a.no_think;
+  if (!a.system.empty()) chat.messages.push_back({ChatRole::kSystem, a.system});
+  const bool tty = isatty(STDIN_FILENO) != 0;
+  std::string line;
+  for (;;) {
+    if (tty) fmt::print(stderr, "\n> ");
+    if (!std::getline(std::cin, line)) return 0;
+    if (line.empty()) continue;
+    chat.messages.push_back({ChatRole::kUser, line});
+    auto text = RenderChat(*format, chat);
+    if (!text.ok()) {
+      fmt::print(stderr, "error: {}\n", text.status().message());
+      return 1;
+    }
+    auto prompt = tokenizer.Encode(*text, EncodeOptions{.add_special = false, .parse_special = true});
+    if (!prompt.ok()) {
+      fmt::print(stderr, "error: {}\n", prompt.status().message());
+      return 1;
+    }
+    auto result = Stream(cluster, tokenizer, std::move(prompt).value(), a);
+    if (!result.ok()) {
+      fmt::print(stderr, "\nerror: {}\n", result.status().message());
+      return 1;
+    }
+    PrintStats(*result);
+    chat.messages.push_back(ParseChatOutput(*format, chat, result->text));
+  }
+}
+
 int RunGenerate(const RunArgs& a) {
-  auto prompt = ParseTokens(a.tokens);
-  if (!prompt.ok()) {
-    fmt::print(stderr, "error: {}\n", prompt.status().message());
+  if (Status st = CheckArgs(a); !st.ok()) {
+    fmt::print(stderr, "error: {}\n", st.message());
     return 2;
   }
   EngineOptions options;
   options.n_ctx = a.n_ctx;
+  options.n_batch = a.n_batch;
   options.n_threads = a.threads;
   options.kv_storage = a.kv == "f32" ? KvStorage::kF32 : KvStorage::kF16;
   options.ggml_activation_rounding = a.ggml_activations;
-  auto engine = Engine::Load(a.model, options);
-  if (!engine.ok()) {
-    fmt::print(stderr, "error: {}\n", engine.status().message());
+  auto cluster = LocalCluster::Load(a.model, a.ranks, options);
+  if (!cluster.ok()) {
+    fmt::print(stderr, "error: {}\n", cluster.status().message());
     return 1;
   }
-  std::vector<int32_t> eog;
-  for (const char* key : {"tokenizer.ggml.eos_token_id", "tokenizer.ggml.eot_token_id"}) {
-    if (auto id = (*engine)->metadata().GetU32(key); id.ok()) eog.push_back(static_cast<int32_t>(*id));
-  }
-  auto stats = Generate(**engine, *prompt, a.n_predict, a.sampling, eog, [](int32_t token) {
-    fmt::print("{} ", token);
-    std::fflush(stdout);
-    return true;
-  });
-  fmt::print("\n");
-  if (!stats.ok()) {
-    fmt::print(stderr, "error: {}\n", stats.status().message());
+  auto tokenizer = Tokenizer::FromMetadata((*cluster)->leader().metadata());
+  if (!tokenizer.ok()) {
+    fmt::print(stderr, "error: {}: {}\n", a.model, tokenizer.status().message());
     return 1;
   }
-  fmt::print(stderr, "prefill: {} tokens, {:.1f} tok/s; decode: {} tokens, {:.2f} tok/s{}\n", stats->prompt_tokens,
-             stats->prefill_tok_s(), stats->generated_tokens, stats->decode_tok_s(),
-             stats->stopped_at_eog ? " (stopped at end-of-generation token)" : "");
+  if (a.chat) return RunChat(**cluster, *tokenizer, a);
+  auto prompt = a.tokens.empty() ? tokenizer->Encode(a.prompt) : ParseTokens(a.tokens);
+  if (!prompt.ok()) {
+    fmt::print(stderr, "error: {}\n", prompt.status().message());
+    return 2;
+  }
+  auto result = Stream(**cluster, *tokenizer, std::move(prompt).value(), a);
+  if (!result.ok()) {
+    fmt::print(stderr, "\nerror: {}\n", result.status().message());
+    return 1;
+  }
+  PrintStats(*result);
   return 0;
 }
 
@@ -77,14 +161,26 @@ int RunGenerate(const RunArgs& a) {
 
 Command AddRunCommand(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
-  auto* sub = app.add_subcommand("run", "generate on this machine with the CPU reference engine");
+  auto* sub = app.add_subcommand("run", "generate on this machine (CPU), the model split over --ranks in-process ranks");
   sub->add_option("-m,--model", a->model, "GGUF model (first part of a split model)")->required();
-  sub->add_option("--tokens", a->tokens, "prompt as token ids: 1,2,3 (text prompts come with the tokenizer)")
-      ->required();
-  sub->add_option("-n,--n-predict", a->n_predict, "tokens to generate")->capture_default_str();
+  sub->add_option("-p,--prompt", a->prompt, "prompt text (special tokens like <|im_start|> are parsed)");
+  sub->add_option("--tokens", a->tokens, "prompt as token ids: 1,2,3");
+  sub->add_flag("--chat", a->chat, "interactive chat on stdin with the model's chat template; history kept");
+  sub->add_option("--system", a->system, "chat: system prompt");
+  sub->add_flag("--no-think", a->no_think, "chat: turn thinking off (Qwen3)");
+  sub->add_option("--stop", a->stop, "stop string (repeatable): generation ends before it");
+  sub->add_option("-n,--n-predict", a->n_predict, "most tokens to generate")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 30));
   sub->add_option("--ctx", a->n_ctx, "KV cache positions")->capture_default_str()->check(CLI::Range(1, 1 << 24));
+  sub->add_option("--batch", a->n_batch, "most prompt tokens per forward step")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 1 << 16));
+  sub->add_option("--ranks", a->ranks, "split the model over N ranks in this process (tensor parallel)")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
   sub->add_option("--kv", a->kv, "KV cache type")->check(CLI::IsMember({"f16", "f32"}))->capture_default_str();
-  sub->add_option("-t,--threads", a->threads, "threads (0: all cores)")->check(CLI::Range(0, 1024));
+  sub->add_option("-t,--threads", a->threads, "threads in all (0: all cores)")->check(CLI::Range(0, 1024));
   sub->add_flag("--ggml-activations", a->ggml_activations,
                 "round activations like llama.cpp's CPU backend before quantized products (for comparisons)");
   auto& s = a->sampling;

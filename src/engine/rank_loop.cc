@@ -18,8 +18,10 @@ struct RequestHeader {
 };
 static_assert(std::is_trivially_copyable_v<RequestHeader>);
 
-Status Validate(const Engine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
-                const SamplingParams& sampling) {
+}  // namespace
+
+Status CheckRequest(const Engine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
+                    const SamplingParams& sampling) {
   TANDEM_TRY(ValidateSampling(sampling));
   if (prompt.empty()) return Status::Error("the prompt is empty: give at least one token");
   if (max_tokens < 1) return Status::Error("max tokens {} must be at least 1", max_tokens);
@@ -28,15 +30,19 @@ Status Validate(const Engine& engine, std::span<const int32_t> prompt, int64_t m
                          "context length or ask for fewer tokens",
                          prompt.size(), max_tokens, engine.n_ctx());
   }
+  for (size_t i = 0; i < prompt.size(); ++i) {
+    if (prompt[i] < 0 || prompt[i] >= engine.config().shape.n_vocab) {
+      return Status::Error("token id {} at index {} is outside the vocabulary of {}", prompt[i], i,
+                           engine.config().shape.n_vocab);
+    }
+  }
   return Status::Ok();
 }
-
-}  // namespace
 
 Expected<GenerateStats> LeadGenerate(Engine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
                                      const SamplingParams& sampling, std::span<const int32_t> eog,
                                      const TokenCallback& on_token) {
-  TANDEM_TRY(Validate(engine, prompt, max_tokens, sampling));
+  TANDEM_TRY(CheckRequest(engine, prompt, max_tokens, sampling));
   RequestHeader header{RankOp::kGenerate, static_cast<int32_t>(prompt.size()), max_tokens, sampling};
   Collective& group = engine.collective();
   TANDEM_TRY(group.Broadcast(&header, sizeof(header), 0));

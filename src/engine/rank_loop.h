@@ -13,6 +13,11 @@
 
 namespace tandem {
 
+// Whether a request can run on `engine`: the checks LeadGenerate makes before the other
+// ranks hear of it (a failure after them means a rank or the collective failed).
+Status CheckRequest(const Engine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
+                    const SamplingParams& sampling);
+
 // Rank 0: runs one request on every rank from position 0 (the KV cache is reset).
 // Invalid requests are refused before the other ranks hear of them.
 Expected<GenerateStats> LeadGenerate(Engine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
