@@ -17,5 +17,6 @@ Command AddSynthCommand(CLI::App& app);
 Command AddInspectCommand(CLI::App& app);
 Command AddRunCommand(CLI::App& app);
 Command AddTokenizeCommand(CLI::App& app);
+Command AddWorkerCommand(CLI::App& app);
 
 }  // namespace tandem::cli

@@ -21,6 +21,7 @@ int main(int argc, char** argv) {
       tandem::cli::AddInspectCommand(app),
       tandem::cli::AddRunCommand(app),
       tandem::cli::AddTokenizeCommand(app),
+      tandem::cli::AddWorkerCommand(app),
   };
 
   CLI11_PARSE(app, argc, argv);

@@ -1,4 +1,5 @@
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <unistd.h>
 
 #include <charconv>
@@ -20,6 +21,7 @@ struct RunArgs {
   bool chat = false;
   std::string system;  // chat: system prompt
   bool no_think = false;
+  bool print_ids = false;  // the sampled ids instead of text
   std::vector<std::string> stop;
   int64_t n_predict = 256;
   int64_t n_ctx = 4096;
@@ -76,11 +78,15 @@ Expected<CompletionResult> Stream(LocalCluster& cluster, const Tokenizer& tokeni
   request.max_tokens = a.n_predict;
   request.sampling = a.sampling;
   request.stop = a.stop;
-  return Complete(cluster, tokenizer, request, [](std::string_view text, int32_t) {
-    fmt::print("{}", text);
-    std::fflush(stdout);
+  auto result = Complete(cluster, tokenizer, request, [&a](std::string_view text, int32_t) {
+    if (!a.print_ids) {
+      fmt::print("{}", text);
+      std::fflush(stdout);
+    }
     return true;
   });
+  if (result.ok() && a.print_ids) fmt::print("{}\n", fmt::join(result->tokens, " "));
+  return result;
 }
 
 // Interactive chat on stdin: one line per user turn, the history kept and re-rendered
@@ -168,6 +174,7 @@ Command AddRunCommand(CLI::App& app) {
   sub->add_flag("--chat", a->chat, "interactive chat on stdin with the model's chat template; history kept");
   sub->add_option("--system", a->system, "chat: system prompt");
   sub->add_flag("--no-think", a->no_think, "chat: turn thinking off (Qwen3)");
+  sub->add_flag("--print-ids", a->print_ids, "print the sampled token ids (end token included) instead of text");
   sub->add_option("--stop", a->stop, "stop string (repeatable): generation ends before it");
   sub->add_option("-n,--n-predict", a->n_predict, "most tokens to generate")
       ->capture_default_str()

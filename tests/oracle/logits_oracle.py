@@ -91,7 +91,7 @@ def greedy_oracle(llm: Llama, prompt: list[int]) -> tuple[list[int], list[float]
 
 def greedy_ours(tandem: str, path: Path, prompt: list[int], recipe: str, kv: str) -> list[int]:
     args = [tandem, "run", "-m", str(path), "--tokens", ",".join(map(str, prompt)), "-n", str(N_GREEDY),
-            "--ctx", "128", "--kv", kv]
+            "--ctx", "128", "--kv", kv, "--temp", "0", "--print-ids"]
     if recipe != "f32":
         args.append("--ggml-activations")
     out = subprocess.run(args, check=True, capture_output=True, text=True).stdout

@@ -1,0 +1,66 @@
+#include "coordinator/worker_registry.h"
+
+#include "common/log.h"
+
+namespace tandem {
+
+Expected<std::vector<RegisteredWorker>> WorkerRegistry::WaitForWorkers(int n, std::chrono::milliseconds timeout) {
+  std::unique_lock lock(mu_);
+  if (!joined_.wait_for(lock, timeout, [&] { return static_cast<int>(workers_.size()) >= n; })) {
+    return Status::Error("{} of {} workers registered within {} s: start `tandem worker --coordinator ADDRESS` on "
+                         "each node, or check that they can reach this coordinator",
+                         workers_.size(), n, timeout.count() / 1000);
+  }
+  return std::vector<RegisteredWorker>(workers_.begin(), workers_.begin() + n);
+}
+
+std::vector<int> WorkerRegistry::SilentWorkers(std::chrono::milliseconds silence) const {
+  std::lock_guard lock(mu_);
+  std::vector<int> silent;
+  const auto now = std::chrono::steady_clock::now();
+  for (const RegisteredWorker& w : workers_) {
+    if (now - w.last_heartbeat > silence) silent.push_back(w.id);
+  }
+  return silent;
+}
+
+grpc::Status WorkerRegistry::Register(grpc::ServerContext* context, const cluster::v1::RegisterRequest* request,
+                                      cluster::v1::RegisterReply* reply) {
+  if (request->protocol_version() != kProtocolVersion) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        fmt::format("worker speaks control protocol {}, this coordinator {}: run the same tandem "
+                                    "build on every node",
+                                    request->protocol_version(), kProtocolVersion));
+  }
+  if (request->model().fingerprint() != fingerprint_) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
+                        fmt::format("worker {} mapped {} ({}), the coordinator serves another model ({}): give "
+                                    "every node the same GGUF file",
+                                    request->worker_address(), request->model().path(), request->model().fingerprint(),
+                                    fingerprint_));
+  }
+  std::lock_guard lock(mu_);
+  RegisteredWorker w;
+  w.id = static_cast<int>(workers_.size()) + 1;
+  w.info = *request;
+  w.last_heartbeat = std::chrono::steady_clock::now();
+  workers_.push_back(w);
+  Log(Subsystem::kCoord).info("worker {} registered from {} ({}) at {}", w.id, context->peer(), request->host(),
+                              request->worker_address());
+  reply->set_worker_id(w.id);
+  reply->set_heartbeat_ms(kHeartbeatMs);
+  joined_.notify_all();
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerRegistry::Heartbeat(grpc::ServerContext*, const cluster::v1::HeartbeatRequest* request,
+                                       cluster::v1::HeartbeatReply* reply) {
+  std::lock_guard lock(mu_);
+  const int id = request->worker_id();
+  const bool known = id >= 1 && id <= static_cast<int>(workers_.size());
+  if (known) workers_[id - 1].last_heartbeat = std::chrono::steady_clock::now();
+  reply->set_known(known);
+  return grpc::Status::OK;
+}
+
+}  // namespace tandem

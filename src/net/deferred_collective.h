@@ -1,0 +1,33 @@
+// A collective whose rank and size are known before its connections are: a worker loads
+// its shard (which needs both) first, and joins the group only when every rank is loaded.
+// Calls before Attach fail with an error; afterwards they go to the attached collective.
+#pragma once
+
+#include <memory>
+
+#include "net/collective.h"
+
+namespace tandem {
+
+class DeferredCollective final : public Collective {
+ public:
+  DeferredCollective(int rank, int size) : rank_(rank), size_(size) {}
+
+  // `group` must have this rank and size.
+  Status Attach(std::unique_ptr<Collective> group);
+  bool attached() const { return group_ != nullptr; }
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  Status AllReduceSum(float* data, int64_t n) override;
+  Status Broadcast(void* data, uint64_t bytes, int root) override;
+  Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) override;
+
+ private:
+  Status NotAttached() const;
+
+  const int rank_, size_;
+  std::unique_ptr<Collective> group_;
+};
+
+}  // namespace tandem

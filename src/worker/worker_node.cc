@@ -1,0 +1,112 @@
+#include "worker/worker_node.h"
+
+#include <unistd.h>
+
+#include "common/log.h"
+#include "model/gguf_model.h"
+#include "model/model_fingerprint.h"
+
+namespace tandem {
+namespace {
+
+constexpr int kProtocolVersion = 1;  // WorkerRegistry::kProtocolVersion
+
+std::string HostName() {
+  char name[256] = {};
+  gethostname(name, sizeof(name) - 1);
+  return name;
+}
+
+// "host:port" with the port replaced.
+std::string WithPort(const std::string& address, int port) {
+  return address.substr(0, address.rfind(':')) + ":" + std::to_string(port);
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<WorkerNode>> WorkerNode::Start(const WorkerNodeOptions& options) {
+  std::unique_ptr<WorkerNode> node(new WorkerNode());
+  TANDEM_ASSIGN_OR_RETURN(node->service_, WorkerService::Create(options.worker));
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(node->service_.get());
+  node->server_ = builder.BuildAndStart();
+  if (!node->server_ || port == 0) {
+    return Status::Error("cannot listen on {}: give a free host:port with --listen", options.listen);
+  }
+  node->address_ = options.advertise.empty() ? WithPort(options.listen, port) : options.advertise;
+  TANDEM_TRY(node->Join(options));
+  return node;
+}
+
+Status WorkerNode::Join(const WorkerNodeOptions& options) {
+  TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(options.worker.model_path));
+  cluster::v1::RegisterRequest request;
+  request.set_worker_address(address_);
+  request.set_host(HostName());
+  request.set_backend("cpu");
+  request.set_protocol_version(kProtocolVersion);
+  request.mutable_model()->set_path(options.worker.model_path);
+  request.mutable_model()->set_file_bytes(model.file_bytes());
+  request.mutable_model()->set_fingerprint(ModelFingerprint(model));
+  const std::vector<uint8_t>& ucx = service_->collective_address();
+  request.set_collective_address(std::string(ucx.begin(), ucx.end()));
+
+  coordinator_ = cluster::v1::Coordinator::NewStub(
+      grpc::CreateChannel(options.coordinator, grpc::InsecureChannelCredentials()));
+  const auto give_up = std::chrono::steady_clock::now() + options.join_timeout;
+  cluster::v1::RegisterReply reply;
+  for (;;) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    context.set_wait_for_ready(true);
+    grpc::Status st = coordinator_->Register(&context, request, &reply);
+    if (st.ok()) break;
+    if (st.error_code() != grpc::StatusCode::UNAVAILABLE && st.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED) {
+      return Status::Error("the coordinator at {} refused this worker: {}", options.coordinator, st.error_message());
+    }
+    if (std::chrono::steady_clock::now() > give_up) {
+      return Status::Error("no coordinator answered at {} within {} s: start `tandem serve --workers N` there first, "
+                           "or check --coordinator",
+                           options.coordinator, options.join_timeout.count() / 1000);
+    }
+    Log(Subsystem::kWorker).info("waiting for the coordinator at {}", options.coordinator);
+  }
+  worker_id_ = reply.worker_id();
+  Log(Subsystem::kWorker).info("joined {} as worker {}; serving the worker service on {}", options.coordinator,
+                               worker_id_, address_);
+  heartbeat_ = std::thread([this, every = reply.heartbeat_ms()] { Heartbeats(std::chrono::milliseconds(every)); });
+  return Status::Ok();
+}
+
+void WorkerNode::Heartbeats(std::chrono::milliseconds every) {
+  while (!stopping_) {
+    for (auto slept = std::chrono::milliseconds(0); slept < every && !stopping_; slept += std::chrono::milliseconds(50)) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + every);
+    cluster::v1::HeartbeatRequest request;
+    request.set_worker_id(worker_id_);
+    request.set_state(service_->state());
+    cluster::v1::HeartbeatReply reply;
+    grpc::Status st = coordinator_->Heartbeat(&context, request, &reply);
+    if (!st.ok()) Log(Subsystem::kWorker).debug("heartbeat: {}", st.error_message());
+  }
+}
+
+Status WorkerNode::Wait() {
+  service_->WaitUntilDone();
+  const std::string state = service_->state();
+  if (state == "stopped") return Status::Ok();
+  return Status::Error("worker {} {}: {}", worker_id_, state, service_->error());
+}
+
+WorkerNode::~WorkerNode() {
+  stopping_ = true;
+  if (heartbeat_.joinable()) heartbeat_.join();
+  if (server_) server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(2));
+}
+
+}  // namespace tandem

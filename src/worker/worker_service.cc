@@ -1,0 +1,142 @@
+#include "worker/worker_service.h"
+
+#include "common/log.h"
+#include "engine/cpu_backend.h"
+#include "engine/rank_loop.h"
+#include "net/ucx_collective.h"
+#include "worker/shard_proto.h"
+
+namespace tandem {
+namespace {
+
+grpc::Status Refuse(grpc::StatusCode code, const tandem::Status& st) { return grpc::Status(code, st.message()); }
+
+}  // namespace
+
+Expected<std::unique_ptr<WorkerService>> WorkerService::Create(const WorkerOptions& options) {
+  std::unique_ptr<WorkerService> w(new WorkerService(options));
+  TANDEM_ASSIGN_OR_RETURN(w->ucx_, UcxWorker::Create(options.ucx));
+  w->address_ = w->ucx_->address();
+  return w;
+}
+
+WorkerService::~WorkerService() {
+  if (follower_.joinable()) follower_.join();
+}
+
+std::string WorkerService::state() const {
+  std::lock_guard lock(mu_);
+  return state_;
+}
+
+std::string WorkerService::error() const {
+  std::lock_guard lock(mu_);
+  return error_;
+}
+
+void WorkerService::SetState(std::string state, std::string error) {
+  std::lock_guard lock(mu_);
+  Log(Subsystem::kWorker).info("state {}{}{}", state, error.empty() ? "" : ": ", error);
+  state_ = std::move(state);
+  error_ = std::move(error);
+  if (state_ == "stopped" || state_ == "failed") {
+    done_ = true;
+    done_cv_.notify_all();
+  }
+}
+
+void WorkerService::WaitUntilDone() {
+  std::unique_lock lock(mu_);
+  done_cv_.wait(lock, [this] { return done_; });
+}
+
+grpc::Status WorkerService::LoadShard(grpc::ServerContext*, const cluster::v1::LoadShardRequest* request,
+                                      grpc::ServerWriter<cluster::v1::LoadProgress>* writer) {
+  if (state() != "registered") {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "this worker already loaded a shard: restart it");
+  }
+  SetState("loading");
+  cluster::v1::LoadProgress progress;
+  progress.set_message("opening " + options_.model_path);
+  writer->Write(progress);
+  auto fail = [&](const tandem::Status& st) {
+    SetState("failed", st.message());
+    cluster::v1::LoadProgress failed;
+    failed.set_error(st.message());
+    writer->Write(failed);
+    return Refuse(grpc::StatusCode::FAILED_PRECONDITION, st);
+  };
+  auto plan = FromProto(request->plan());
+  if (!plan.ok()) return fail(plan.status());
+  const int rank = request->rank();
+  if (rank < 1 || rank >= static_cast<int>(plan->size())) {
+    return fail(tandem::Status::Error("rank {} is not a worker rank of a {}-rank plan", rank, plan->size()));
+  }
+  auto model = GgufModel::Open(options_.model_path);
+  if (!model.ok()) return fail(model.status());
+  EngineOptions options;
+  options.n_ctx = request->context_length();
+  options.kv_storage = request->kv_type() == "f32" ? KvStorage::kF32 : KvStorage::kF16;
+  CpuBackendOptions cpu;
+  cpu.n_threads = request->threads() > 0 ? request->threads() : options_.n_threads;
+  auto collective = std::make_unique<DeferredCollective>(rank, static_cast<int>(plan->size()));
+  collective_ = collective.get();
+  auto engine = Engine::Create(std::move(model).value(), std::make_unique<CpuBackend>(cpu), std::move(collective),
+                               *plan, options);
+  if (!engine.ok()) return fail(engine.status().WithContext(options_.model_path));
+  engine_ = std::move(engine).value();
+  SetState("loaded");
+  cluster::v1::LoadProgress done;
+  done.set_fraction(1.0);
+  done.set_done(true);
+  done.set_message(fmt::format("rank {} loaded", rank));
+  writer->Write(done);
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerService::Start(grpc::ServerContext*, const cluster::v1::StartRequest* request,
+                                  cluster::v1::StartReply*) {
+  if (state() != "loaded" || !ucx_) {
+    return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "start needs a loaded shard; this worker is " + state());
+  }
+  std::vector<std::vector<uint8_t>> addresses;
+  for (const std::string& a : request->collective_addresses()) addresses.emplace_back(a.begin(), a.end());
+  auto group = UcxCollective::Connect(std::move(ucx_), collective_->rank(), addresses);
+  if (!group.ok()) {
+    SetState("failed", group.status().message());
+    return Refuse(grpc::StatusCode::UNAVAILABLE, group.status());
+  }
+  if (tandem::Status st = collective_->Attach(std::move(group).value()); !st.ok()) {
+    SetState("failed", st.message());
+    return Refuse(grpc::StatusCode::INTERNAL, st);
+  }
+  SetState("running");
+  follower_ = std::thread([this] {
+    tandem::Status st = FollowLeader(*engine_);
+    if (st.ok()) {
+      SetState("stopped");
+    } else {
+      SetState("failed", st.message());
+    }
+  });
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerService::Stop(grpc::ServerContext*, const cluster::v1::StopRequest*, cluster::v1::StopReply*) {
+  // A running follower ends when the leader shuts the group down (or its collective
+  // fails); a worker that never started has nothing to wait for.
+  std::string s = state();
+  if (s != "running") SetState("stopped");
+  return grpc::Status::OK;
+}
+
+grpc::Status WorkerService::Status(grpc::ServerContext*, const cluster::v1::StatusRequest*,
+                                   cluster::v1::StatusReply* reply) {
+  std::lock_guard lock(mu_);
+  reply->set_state(state_);
+  reply->set_error(error_);
+  if (engine_) reply->set_kv_bytes(engine_->backend().kv_bytes());
+  return grpc::Status::OK;
+}
+
+}  // namespace tandem

@@ -1,0 +1,67 @@
+// A worker: one rank of a served model in its own process (`tandem worker`). The
+// coordinator tells it which shard to load (LoadShard), then every rank's collective
+// address (Start); the worker joins the group and follows the leader's requests
+// (engine/rank_loop.h) until the leader shuts the group down.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "cluster.grpc.pb.h"
+#include "engine/engine.h"
+#include "net/deferred_collective.h"
+#include "net/ucx_worker.h"
+
+namespace tandem {
+
+struct WorkerOptions {
+  std::string model_path;
+  int n_threads = 0;  // 0: all cores
+  UcxOptions ucx;
+};
+
+class WorkerService final : public cluster::v1::Worker::Service {
+ public:
+  // Creates this rank's UCX worker, whose address() goes into the Register request.
+  static Expected<std::unique_ptr<WorkerService>> Create(const WorkerOptions& options);
+  ~WorkerService() override;
+
+  const std::vector<uint8_t>& collective_address() const { return address_; }
+  // "registered", "loading", "loaded", "running", "stopped", "failed"
+  std::string state() const;
+  std::string error() const;  // why it failed
+  // Blocks until the group is shut down, Stop is called or the worker failed.
+  void WaitUntilDone();
+
+  grpc::Status LoadShard(grpc::ServerContext* context, const cluster::v1::LoadShardRequest* request,
+                         grpc::ServerWriter<cluster::v1::LoadProgress>* writer) override;
+  grpc::Status Start(grpc::ServerContext* context, const cluster::v1::StartRequest* request,
+                     cluster::v1::StartReply* reply) override;
+  grpc::Status Stop(grpc::ServerContext* context, const cluster::v1::StopRequest* request,
+                    cluster::v1::StopReply* reply) override;
+  grpc::Status Status(grpc::ServerContext* context, const cluster::v1::StatusRequest* request,
+                      cluster::v1::StatusReply* reply) override;
+
+ private:
+  explicit WorkerService(const WorkerOptions& options) : options_(options) {}
+  void SetState(std::string state, std::string error = "");
+
+  WorkerOptions options_;
+  std::unique_ptr<UcxWorker> ucx_;  // until Start hands it to the group
+  std::vector<uint8_t> address_;
+  std::unique_ptr<Engine> engine_;
+  DeferredCollective* collective_ = nullptr;  // owned by engine_
+  std::thread follower_;
+
+  mutable std::mutex mu_;
+  std::condition_variable done_cv_;
+  std::string state_ = "registered";
+  std::string error_;
+  bool done_ = false;
+};
+
+}  // namespace tandem

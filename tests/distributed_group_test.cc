@@ -1,0 +1,122 @@
+// The distributed group end to end in one process: a coordinator's registry on a gRPC
+// port, two workers (each its own gRPC service and UCX worker) that join it, bring-up
+// (plan, LoadShard, Start, UCX wire-up), requests through the collective only, and
+// shutdown. The tokens must equal those of the in-process cluster of the same ranks.
+#include <gtest/gtest.h>
+#include <grpcpp/grpcpp.h>
+
+#include "coordinator/distributed_group.h"
+#include "coordinator/local_cluster.h"
+#include "model/model_fingerprint.h"
+#include "sharding_models.h"
+#include "worker/worker_node.h"
+
+namespace tandem {
+namespace {
+
+using testing::ModelPath;
+
+struct Coordinator {
+  std::unique_ptr<WorkerRegistry> registry;
+  std::unique_ptr<grpc::Server> server;
+  std::string address;
+};
+
+Coordinator StartCoordinator(const std::string& model_path) {
+  Coordinator c;
+  auto model = GgufModel::Open(model_path);
+  EXPECT_TRUE(model.ok()) << model.status().message();
+  c.registry = std::make_unique<WorkerRegistry>(ModelFingerprint(*model));
+  grpc::ServerBuilder builder;
+  int port = 0;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port);
+  builder.RegisterService(c.registry.get());
+  c.server = builder.BuildAndStart();
+  c.address = "127.0.0.1:" + std::to_string(port);
+  return c;
+}
+
+WorkerNodeOptions WorkerFor(const std::string& coordinator, const std::string& model_path) {
+  WorkerNodeOptions o;
+  o.coordinator = coordinator;
+  o.worker.model_path = model_path;
+  o.worker.n_threads = 1;
+  o.worker.ucx.timeout = std::chrono::seconds(10);
+  o.join_timeout = std::chrono::seconds(10);
+  return o;
+}
+
+TEST(DistributedGroupTest, ThreeRanksOverUcxMatchTheInProcessCluster) {
+  const std::string path = ModelPath(Arch::kMiniMaxM2, Recipe::kQ8_0);
+  SamplingParams greedy;
+  EngineOptions engine;
+  engine.n_ctx = 64;
+  engine.n_threads = 1;
+  std::vector<int32_t> prompt = {9707, 11, 1879, 0, 576, 374, 264};
+  std::vector<int32_t> want;
+  {
+    auto local = LocalCluster::Load(path, 3, engine);
+    ASSERT_TRUE(local.ok()) << local.status().message();
+    ASSERT_TRUE((*local)->Generate(prompt, 12, greedy, {}, [&](int32_t t) {
+                           want.push_back(t);
+                           return true;
+                         }).ok());
+  }
+
+  Coordinator coordinator = StartCoordinator(path);
+  auto w1 = WorkerNode::Start(WorkerFor(coordinator.address, path));
+  ASSERT_TRUE(w1.ok()) << w1.status().message();
+  auto w2 = WorkerNode::Start(WorkerFor(coordinator.address, path));
+  ASSERT_TRUE(w2.ok()) << w2.status().message();
+  auto workers = coordinator.registry->WaitForWorkers(2, std::chrono::seconds(10));
+  ASSERT_TRUE(workers.ok()) << workers.status().message();
+
+  DistributedOptions options;
+  options.engine = engine;
+  options.ucx.timeout = std::chrono::seconds(10);
+  options.worker_threads = 1;
+  auto group = DistributedGroup::BringUp(path, *workers, options);
+  ASSERT_TRUE(group.ok()) << group.status().message();
+  EXPECT_EQ((*group)->planned().plan.size(), 3u);
+  for (int request = 0; request < 2; ++request) {
+    std::vector<int32_t> got;
+    auto stats = (*group)->Generate(prompt, 12, greedy, {}, [&](int32_t t) {
+      got.push_back(t);
+      return true;
+    });
+    ASSERT_TRUE(stats.ok()) << stats.status().message();
+    EXPECT_EQ(got, want) << "request " << request;
+  }
+  // A refused request leaves the group working.
+  SamplingParams bad;
+  bad.min_p = 3;
+  EXPECT_FALSE((*group)->Generate(prompt, 4, bad, {}, [](int32_t) { return true; }).ok());
+  EXPECT_TRUE((*group)->Generate(prompt, 4, greedy, {}, [](int32_t) { return true; }).ok());
+
+  group->reset();  // shuts the followers down and stops the workers
+  EXPECT_TRUE((*w1)->Wait().ok());
+  EXPECT_TRUE((*w2)->Wait().ok());
+  coordinator.server->Shutdown();
+}
+
+TEST(DistributedGroupTest, WorkersWithAnotherModelAreRefused) {
+  Coordinator coordinator = StartCoordinator(ModelPath(Arch::kQwen3Moe, Recipe::kQ8_0));
+  auto w = WorkerNode::Start(WorkerFor(coordinator.address, ModelPath(Arch::kMiniMaxM2, Recipe::kQ8_0)));
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("another model"), std::string::npos) << w.status().message();
+  auto none = coordinator.registry->WaitForWorkers(1, std::chrono::milliseconds(200));
+  ASSERT_FALSE(none.ok());
+  EXPECT_NE(none.status().message().find("0 of 1 workers"), std::string::npos) << none.status().message();
+  coordinator.server->Shutdown();
+}
+
+TEST(DistributedGroupTest, NoCoordinatorIsAClearError) {
+  WorkerNodeOptions o = WorkerFor("127.0.0.1:1", ModelPath(Arch::kQwen3Moe, Recipe::kQ8_0));
+  o.join_timeout = std::chrono::seconds(1);
+  auto w = WorkerNode::Start(o);
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("127.0.0.1:1"), std::string::npos) << w.status().message();
+}
+
+}  // namespace
+}  // namespace tandem
