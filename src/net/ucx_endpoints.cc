@@ -66,7 +66,7 @@ void UcxEndpoints::Close(bool force, std::chrono::steady_clock::time_point deadl
     });
     if (closing.empty() || std::chrono::steady_clock::now() < deadline) continue;
     if (!force)
-      Log(Subsystem::kNet).warn("UCX: {} endpoints did not flush before the deadline; dropping them", closing.size());
+      Log(Subsystem::kNet).debug("UCX: {} endpoints did not flush before the deadline; dropping them", closing.size());
     break;
   }
   for (void* request : closing) ucp_request_free(request);  // released by UCX when done

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "common/log.h"
 #include "model/gguf_model.h"
 #include "model/model_fingerprint.h"
@@ -59,7 +61,9 @@ Status WorkerNode::Join(const WorkerNodeOptions& options) {
   cluster::v1::RegisterReply reply;
   for (;;) {
     grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(give_up - std::chrono::steady_clock::now());
+    context.set_deadline(std::chrono::system_clock::now() +
+                         std::clamp(left, std::chrono::milliseconds(100), std::chrono::milliseconds(5000)));
     context.set_wait_for_ready(true);
     grpc::Status st = coordinator_->Register(&context, request, &reply);
     if (st.ok()) break;
