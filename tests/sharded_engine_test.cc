@@ -21,11 +21,12 @@ struct Case {
   Arch arch;
   Recipe recipe;
   int ranks;
+  MoeSplit split = MoeSplit::kExpertTp;
 };
 
 std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
-  std::string name =
-      fmt::format("{}_{}_{}ranks", ArchName(info.param.arch), RecipeName(info.param.recipe), info.param.ranks);
+  std::string name = fmt::format("{}_{}_{}ranks_{}", ArchName(info.param.arch), RecipeName(info.param.recipe),
+                                 info.param.ranks, MoeSplitName(info.param.split));
   std::replace(name.begin(), name.end(), '-', '_');
   return name;
 }
@@ -61,7 +62,7 @@ TEST_P(ShardedEngineTest, LogitsMatchOneRank) {
   std::vector<float> want;
   ASSERT_TRUE((*whole)->Forward(kPrompt, true, want).ok());
 
-  auto cluster = LocalCluster::Load(path, c.ranks, Options());
+  auto cluster = LocalCluster::Load(path, c.ranks, Options(), c.split);
   ASSERT_TRUE(cluster.ok()) << cluster.status().message();
   std::vector<std::vector<float>> got(c.ranks);
   Status st = (*cluster)->RunOnAllRanks([&](Engine& e) {
@@ -77,7 +78,7 @@ TEST_P(ShardedEngineTest, LogitsMatchOneRank) {
 // router must pick the same experts everywhere).
 TEST_P(ShardedEngineTest, RanksHoldIdenticalActivations) {
   const Case c = GetParam();
-  auto cluster = LocalCluster::Load(ModelPath(c.arch, c.recipe), c.ranks, Options());
+  auto cluster = LocalCluster::Load(ModelPath(c.arch, c.recipe), c.ranks, Options(), c.split);
   ASSERT_TRUE(cluster.ok()) << cluster.status().message();
   std::vector<std::vector<float>> layer_out(c.ranks);
   for (int r = 0; r < c.ranks; ++r) {
@@ -114,7 +115,7 @@ TEST_P(ShardedEngineTest, GreedyTokensMatchOneRank) {
   });
   ASSERT_TRUE(one.ok()) << one.status().message();
 
-  auto cluster = LocalCluster::Load(path, c.ranks, Options());
+  auto cluster = LocalCluster::Load(path, c.ranks, Options(), c.split);
   ASSERT_TRUE(cluster.ok()) << cluster.status().message();
   auto stats = (*cluster)->Generate(kPrompt, 16, greedy, {}, [&](int32_t t) {
     got.push_back(t);
@@ -161,7 +162,11 @@ INSTANTIATE_TEST_SUITE_P(Table, ShardedEngineTest,
                                            Case{Arch::kMiniMaxM2, Recipe::kF32, 3},
                                            Case{Arch::kMiniMaxM2, Recipe::kQ8_0, 2},
                                            Case{Arch::kMiniMaxM2, Recipe::kQ3_K_XL, 2},
-                                           Case{Arch::kMiniMaxM2, Recipe::kQ3_K_XL, 3}),
+                                           Case{Arch::kMiniMaxM2, Recipe::kQ3_K_XL, 3},
+                                           // expert-parallel: 8 experts as 4/4 and 3/3/2
+                                           Case{Arch::kQwen3Moe, Recipe::kQ4_K_M, 2, MoeSplit::kExpertParallel},
+                                           Case{Arch::kMiniMaxM2, Recipe::kQ8_0, 3, MoeSplit::kExpertParallel},
+                                           Case{Arch::kMiniMaxM2, Recipe::kQ3_K_XL, 2, MoeSplit::kExpertParallel}),
                          CaseName);
 
 // A rank that fails (here: a token outside the vocabulary on rank 1 only) ends the call
@@ -199,9 +204,15 @@ TEST(ShardedEngineErrors, PlansThatCannotSplitAreExplained) {
   auto five = LocalCluster::Load(ModelPath(Arch::kQwen3Moe, Recipe::kQ4_K_M), 5, o);
   ASSERT_FALSE(five.ok());
   EXPECT_NE(five.status().message().find("at most 4 ranks"), std::string::npos) << five.status().message();
-  auto four = LocalCluster::Load(ModelPath(Arch::kQwen3Moe, Recipe::kQ4_K_M), 4, o);
+  auto four = LocalCluster::Load(ModelPath(Arch::kQwen3Moe, Recipe::kQ4_K_M), 4, o, MoeSplit::kExpertTp);
   ASSERT_FALSE(four.ok());
-  EXPECT_NE(four.status().message().find("at most 3 ranks"), std::string::npos) << four.status().message();
+  EXPECT_NE(four.status().message().find("at most 3 ranks, or --moe-split ep"), std::string::npos)
+      << four.status().message();
+  // Left to choose, the planner falls back to whole experts and says why.
+  auto auto_four = LocalCluster::Load(ModelPath(Arch::kQwen3Moe, Recipe::kQ4_K_M), 4, o);
+  ASSERT_TRUE(auto_four.ok()) << auto_four.status().message();
+  EXPECT_EQ((*auto_four)->planned().split, MoeSplit::kExpertParallel);
+  EXPECT_NE((*auto_four)->planned().why.find("expert-TP impossible"), std::string::npos) << (*auto_four)->planned().why;
 }
 
 }  // namespace

@@ -27,6 +27,7 @@ struct RunArgs {
   int64_t n_ctx = 4096;
   int64_t n_batch = 256;
   int ranks = 1;
+  std::string moe_split = "auto";
   int threads = 0;
   std::string kv = "f16";
   bool ggml_activations = false;
@@ -138,7 +139,7 @@ int RunGenerate(const RunArgs& a) {
   options.n_threads = a.threads;
   options.kv_storage = a.kv == "f32" ? KvStorage::kF32 : KvStorage::kF16;
   options.ggml_activation_rounding = a.ggml_activations;
-  auto cluster = LocalCluster::Load(a.model, a.ranks, options);
+  auto cluster = LocalCluster::Load(a.model, a.ranks, options, ParseMoeSplit(a.moe_split).value());
   if (!cluster.ok()) {
     fmt::print(stderr, "error: {}\n", cluster.status().message());
     return 1;
@@ -183,9 +184,12 @@ Command AddRunCommand(CLI::App& app) {
   sub->add_option("--batch", a->n_batch, "most prompt tokens per forward step")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 16));
-  sub->add_option("--ranks", a->ranks, "split the model over N ranks in this process (tensor parallel)")
+  sub->add_option("--ranks,--workers", a->ranks, "split the model over N ranks in this process (tensor parallel)")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  sub->add_option("--moe-split", a->moe_split, "how --ranks split the experts: auto, tp (expert-TP), ep (whole experts)")
+      ->check(CLI::IsMember({"auto", "tp", "ep"}))
+      ->capture_default_str();
   sub->add_option("--kv", a->kv, "KV cache type")->check(CLI::IsMember({"f16", "f32"}))->capture_default_str();
   sub->add_option("-t,--threads", a->threads, "threads in all (0: all cores)")->check(CLI::Range(0, 1024));
   sub->add_flag("--ggml-activations", a->ggml_activations,

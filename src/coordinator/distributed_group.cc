@@ -33,7 +33,7 @@ Expected<std::unique_ptr<DistributedGroup>> DistributedGroup::BringUp(const std:
     if (!config.ok()) return config.status().WithContext(path);
     auto weights = ModelWeights::Bind(model, *config);
     if (!weights.ok()) return weights.status().WithContext(path);
-    auto planned = PlanShards(*config, *weights, n_ranks);
+    auto planned = PlanShards(*config, *weights, n_ranks, options.moe_split);
     if (!planned.ok()) return planned.status().WithContext(path);
     g->planned_ = std::move(planned).value();
   }

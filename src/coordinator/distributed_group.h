@@ -20,6 +20,7 @@ struct DistributedOptions {
   EngineOptions engine;
   UcxOptions ucx;
   int worker_threads = 0;  // threads each worker uses; 0: its cores
+  MoeSplit moe_split = MoeSplit::kAuto;
 };
 
 class DistributedGroup final : public RankGroup {

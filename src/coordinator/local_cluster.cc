@@ -10,7 +10,7 @@
 namespace tandem {
 
 Expected<std::unique_ptr<LocalCluster>> LocalCluster::Load(const std::string& path, int n_ranks,
-                                                           const EngineOptions& options) {
+                                                           const EngineOptions& options, MoeSplit moe_split) {
   std::unique_ptr<LocalCluster> c(new LocalCluster());
   {
     TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(path));
@@ -19,7 +19,7 @@ Expected<std::unique_ptr<LocalCluster>> LocalCluster::Load(const std::string& pa
     if (!config.ok()) return config.status().WithContext(path);
     auto weights = ModelWeights::Bind(model, *config);
     if (!weights.ok()) return weights.status().WithContext(path);
-    auto planned = PlanShards(*config, *weights, n_ranks);
+    auto planned = PlanShards(*config, *weights, n_ranks, moe_split);
     if (!planned.ok()) return planned.status().WithContext(path);
     c->planned_ = std::move(planned).value();
   }

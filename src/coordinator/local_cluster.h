@@ -19,7 +19,8 @@ class LocalCluster final : public RankGroup {
   // Plans `n_ranks` shards of the GGUF at `path` and loads one engine per rank;
   // options.n_threads is split between the ranks.
   static Expected<std::unique_ptr<LocalCluster>> Load(const std::string& path, int n_ranks,
-                                                      const EngineOptions& options);
+                                                      const EngineOptions& options,
+                                                      MoeSplit moe_split = MoeSplit::kAuto);
 
   int size() const { return static_cast<int>(engines_.size()); }
   const PlannedShards& planned() const override { return planned_; }

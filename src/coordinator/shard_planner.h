@@ -1,11 +1,19 @@
 // Splits a model over N ranks (engine/shard.h) and says what each rank holds and reads.
-// KV heads go out as evenly as whole GQA groups allow (8 on 3 ranks: 3/3/2); each
-// expert's FFN rows are cut on the down projection's quant blocks as evenly as they
-// allow (Qwen3-30B's 768 = 3 blocks of 256 on 2 ranks: 512/256); the vocabulary evenly.
+// KV heads go out as evenly as whole GQA groups allow (8 on 3 ranks: 3/3/2); the
+// vocabulary evenly. The MoE is split one of two ways:
+// - expert-TP: each expert's FFN rows cut on the down projection's quant blocks as
+//   evenly as they allow (Qwen3-30B's 768 = 3 blocks of 256 on 2 ranks: 512/256);
+//   every rank does the same work for any routing;
+// - expert-parallel (EP): whole experts per rank; at batch 1 the k routed experts fall
+//   unevenly on the ranks, and the slowest rank sets the pace of each layer.
+// Ranks wait for each other at every layer's all-reduce, so a plan's cost is the sum
+// over layers of its slowest rank's bytes (expected over routings for EP); `auto`
+// takes the cheaper split and says why.
 #pragma once
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "common/status.h"
@@ -15,25 +23,33 @@
 
 namespace tandem {
 
+enum class MoeSplit { kAuto, kExpertTp, kExpertParallel };
+std::string_view MoeSplitName(MoeSplit split);  // "auto", "tp", "ep"
+Expected<MoeSplit> ParseMoeSplit(std::string_view name);
+
 // What one rank of a plan holds and reads.
 struct RankLoad {
-  uint64_t weight_bytes = 0;     // held: its slices plus the replicated tensors
-  uint64_t token_bytes = 0;      // read per decoded token at batch 1 (top-k experts)
+  uint64_t weight_bytes = 0;            // held: its slices plus the replicated tensors
+  double token_bytes = 0;               // read per decoded token at batch 1 (EP: expected)
   uint64_t replicated_token_bytes = 0;  // of token_bytes: router, norms, embedding row
 };
 
 struct PlannedShards {
   ShardPlan plan;
-  std::vector<RankLoad> loads;  // [n_ranks]
+  MoeSplit split = MoeSplit::kExpertTp;  // the one taken (never kAuto)
+  std::vector<RankLoad> loads;           // [n_ranks]
+  double step_token_bytes = 0;           // per token, summed over layers of the slowest rank's
+  std::string why;                       // how the split was chosen
 };
 
-Expected<PlannedShards> PlanShards(const ModelConfig& config, const ModelWeights& weights, int n_ranks);
+Expected<PlannedShards> PlanShards(const ModelConfig& config, const ModelWeights& weights, int n_ranks,
+                                   MoeSplit split = MoeSplit::kAuto);
 
 // What `shard` holds and reads of the model `weights` (the whole model's).
 Expected<RankLoad> MeasureShard(const ModelConfig& config, const ModelWeights& weights, const Shard& shard);
 
-// The plan as text: one line per rank with its heads, FFN rows, vocab rows, weights held
-// and bytes read per token, then the slowest rank against one rank's whole model.
+// The plan as text: one line per rank with its heads, experts or FFN rows, vocab rows,
+// weights held and bytes read per token, then the step against one rank's whole model.
 std::string DescribePlan(const ModelConfig& config, const PlannedShards& planned, uint64_t whole_token_bytes);
 
 }  // namespace tandem

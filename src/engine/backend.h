@@ -28,8 +28,10 @@ struct RouterParams {
   float weights_scale = 1.0f;    // sigmoid routers: scale applied after normalising
 };
 
-// The expert FFNs of one layer: n_expert experts of n_ff rows each.
+// The expert FFNs of one layer a rank holds: experts [expert_begin, expert_begin +
+// n_expert) of the model's (all of them under expert-TP), n_ff rows each.
 struct ExpertShape {
+  int64_t expert_begin = 0;  // model id of the rank's expert 0
   int64_t n_expert = 0;
   int64_t n_ff = 0;    // rows of each expert's gate/up, columns of its down
   int64_t n_embd = 0;
@@ -87,7 +89,8 @@ class Backend {
   // logits: [n_tokens, n_expert] -> ids, weights: [n_tokens, n_used].
   virtual void Route(const RouterParams& router, const float* logits, int64_t n_tokens, int32_t* ids,
                      float* weights) = 0;
-  // out: [n_tokens, n_embd] = sum over each token's experts of weight * down(SwiGLU(gate x, up x)).
+  // out: [n_tokens, n_embd] = sum over each token's experts of weight * down(SwiGLU(gate x, up x));
+  // ids are model expert ids; experts the rank does not hold add nothing.
   virtual void MoeExperts(const LayerWeights& w, const ExpertShape& shape, const float* x, int64_t n_tokens,
                           const int32_t* ids, const float* weights, float* out) = 0;
 };

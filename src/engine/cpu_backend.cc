@@ -102,7 +102,10 @@ void CpuBackend::MoeExperts(const LayerWeights& w, const ExpertShape& s, const f
   expert_users_.resize(static_cast<size_t>(s.n_expert));
   for (auto& users : expert_users_) users.clear();
   for (int64_t t = 0; t < n_tokens; ++t) {
-    for (int64_t j = 0; j < k; ++j) expert_users_[ids[t * k + j]].push_back({t, weights[t * k + j]});
+    for (int64_t j = 0; j < k; ++j) {
+      const int64_t e = ids[t * k + j] - s.expert_begin;
+      if (e >= 0 && e < s.n_expert) expert_users_[e].push_back({t, weights[t * k + j]});
+    }
   }
   std::fill_n(out, n_tokens * embd, 0.0f);
   for (int64_t e = 0; e < s.n_expert; ++e) {

@@ -248,8 +248,8 @@ Status Engine::Moe(int layer, int64_t n) {
   router.norm_topk = config_.norm_topk;
   router.weights_scale = config_.expert_weights_scale;
   b.Route(router, ws_.router_logits, n, ws_.expert_ids, ws_.expert_weights);
-  b.MoeExperts(w, ExpertShape{s.n_expert, shard_.n_ff, embd, s.n_expert_used}, ws_.xn, n, ws_.expert_ids,
-               ws_.expert_weights, ws_.block_out);
+  const ExpertShape experts{shard_.expert_begin, shard_.n_expert, shard_.n_ff, embd, s.n_expert_used};
+  b.MoeExperts(w, experts, ws_.xn, n, ws_.expert_ids, ws_.expert_weights, ws_.block_out);
   TANDEM_TRY(collective_->AllReduceSum(ws_.block_out, n * embd));
   Observe("moe_out", layer, ws_.block_out, n, embd);
   b.Add(ws_.x, ws_.block_out, n * embd);

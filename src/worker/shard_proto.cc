@@ -14,6 +14,8 @@ void ToProto(const ShardPlan& plan, google::protobuf::RepeatedPtrField<cluster::
     spec->set_n_ff(s.n_ff);
     spec->set_vocab_begin(s.vocab_begin);
     spec->set_n_vocab(s.n_vocab);
+    spec->set_expert_begin(s.expert_begin);
+    spec->set_n_expert(s.n_expert);
   }
 }
 
@@ -30,6 +32,8 @@ Expected<ShardPlan> FromProto(const google::protobuf::RepeatedPtrField<cluster::
     s.n_ff = spec.n_ff();
     s.vocab_begin = spec.vocab_begin();
     s.n_vocab = spec.n_vocab();
+    s.expert_begin = spec.expert_begin();
+    s.n_expert = spec.n_expert();
     plan.push_back(s);
   }
   return plan;
