@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <unistd.h>
+
 #include <filesystem>
 
 #include "model/synth/synth_model.h"
@@ -16,7 +18,7 @@ class EngineTest : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
     SynthOptions o = testing::SmallOptions(Arch::kMiniMaxM2, Recipe::kQ8_0);
-    path_ = (std::filesystem::temp_directory_path() / "tandem_engine_test.gguf").string();
+    path_ = (std::filesystem::temp_directory_path() / fmt::format("tandem_engine_test_{}.gguf", getpid())).string();
     auto m = SynthModel::Build(o);
     ASSERT_TRUE(m.ok()) << m.status().message();
     ASSERT_TRUE(m->WriteFile(path_, false).ok());

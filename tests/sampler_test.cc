@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <map>
+#include <optional>
+#include <random>
 #include <vector>
 
 namespace tandem {
@@ -126,6 +128,56 @@ TEST(SamplerTest, InvalidParametersAreNamed) {
     EXPECT_NE(st.message().find(c.word), std::string::npos) << st.message();
   }
   EXPECT_TRUE(ValidateSampling(SamplingParams{}).ok());
+}
+
+// The vocabulary cut into slices as ranks hold it: sampling from the slices' summaries
+// (or from the whole vocabulary when they cannot decide) draws the same tokens as one
+// sampler holding everything, for every kind of sampling. Also checks the wire format.
+TEST(SamplerTest, SlicedVocabularySamplesLikeTheWhole) {
+  std::mt19937 gen(5);
+  std::normal_distribution<float> normal(0.0f, 2.0f);
+  std::vector<float> logits(3000);
+  for (float& l : logits) l = normal(gen);
+  logits[1234] = logits[77];  // a tie across slices
+  std::vector<SamplingParams> kinds(6);
+  kinds[1].temperature = 0.7f;
+  kinds[1].top_k = 40;
+  kinds[2].temperature = 1.0f;
+  kinds[2].top_p = 0.3f;
+  kinds[3].temperature = 1.0f;
+  kinds[3].min_p = 0.2f;
+  kinds[4].temperature = 1.3f;  // pure temperature: needs the whole vocabulary
+  kinds[5].temperature = 0.9f;
+  kinds[5].top_k = 20;
+  kinds[5].top_p = 0.9f;
+  kinds[5].min_p = 0.05f;
+  int undecided = 0;
+  for (const SamplingParams& params : kinds) {
+    for (int slices : {1, 2, 3}) {
+      SamplingParams p = params;
+      p.seed = 17;
+      Sampler whole(p), sliced(p);
+      for (int step = 0; step < 50; ++step) {
+        const int32_t want = whole.SampleWhole(logits);
+        std::vector<SliceSummary> summaries;
+        const int64_t per = static_cast<int64_t>(logits.size()) / slices;
+        for (int r = 0; r < slices; ++r) {
+          const int64_t begin = r * per, n = r + 1 == slices ? static_cast<int64_t>(logits.size()) - begin : per;
+          std::vector<float> packed(static_cast<size_t>(PackedSummaryFloats(p)));
+          PackSummary(Summarize(p, std::span(logits).subspan(begin, n), begin), packed);
+          summaries.push_back(UnpackSummary(packed));
+        }
+        std::optional<int32_t> got = sliced.SampleFromSummaries(summaries);
+        if (!got) {
+          ++undecided;
+          got = sliced.SampleWhole(logits);
+        }
+        ASSERT_EQ(*got, want) << "temperature " << p.temperature << " top-k " << p.top_k << " top-p " << p.top_p
+                              << " min-p " << p.min_p << ", " << slices << " slices, step " << step;
+      }
+    }
+  }
+  EXPECT_GT(undecided, 0);  // pure temperature sampling went to the whole vocabulary
 }
 
 }  // namespace

@@ -17,6 +17,8 @@ Command AddSynthCommand(CLI::App& app);
 Command AddInspectCommand(CLI::App& app);
 Command AddRunCommand(CLI::App& app);
 Command AddTokenizeCommand(CLI::App& app);
+Command AddServeCommand(CLI::App& app);
+Command AddGenerateCommand(CLI::App& app);
 Command AddWorkerCommand(CLI::App& app);
 
 }  // namespace tandem::cli

@@ -21,6 +21,8 @@ int main(int argc, char** argv) {
       tandem::cli::AddInspectCommand(app),
       tandem::cli::AddRunCommand(app),
       tandem::cli::AddTokenizeCommand(app),
+      tandem::cli::AddServeCommand(app),
+      tandem::cli::AddGenerateCommand(app),
       tandem::cli::AddWorkerCommand(app),
   };
 

@@ -156,23 +156,34 @@ Status Engine::ForwardBatch(std::span<const int32_t> tokens, bool all_logits, bo
   return Status::Ok();
 }
 
-// Appends the logits of batch rows [first, first + rows) to `logits` on rank 0: each rank
-// scores its vocab slice, rank 0 gathers the slices row by row.
+// Appends this rank's logits of batch rows [first, first + rows) to `logits`.
 Status Engine::LmHead(int64_t first, int64_t rows, std::vector<float>& logits) {
   const ModelShape& s = config_.shape;
   float* xn = ws_.xn + first * s.n_embd;
   backend_->RmsNorm(ws_.x + first * s.n_embd, weights_.output_norm, rows, s.n_embd, s.rms_eps, xn);
   Observe("output_norm", -1, xn, rows, s.n_embd);
-  const int64_t n_local = shard_.n_vocab, n_vocab = s.n_vocab;
+  const int64_t n_local = shard_.n_vocab;
   backend_->MatMul(weights_.output, xn, rows, ws_.logits);
+  Observe("logits", -1, ws_.logits, rows, n_local);
+  const size_t at = logits.size();
+  logits.resize(at + static_cast<size_t>(rows * n_local));
+  return backend_->Download(ws_.logits, logits.data() + at, static_cast<uint64_t>(rows * n_local) * sizeof(float));
+}
+
+Status Engine::GatherLogits(std::span<const float> mine, int64_t rows, std::vector<float>& whole) {
+  const int64_t n_local = shard_.n_vocab, n_vocab = config_.shape.n_vocab;
+  if (static_cast<int64_t>(mine.size()) != rows * n_local) {
+    return Status::Error("gather logits: {} values for {} rows of {}", mine.size(), rows, n_local);
+  }
   const bool root = collective_->rank() == 0;
+  whole.clear();
   for (int64_t r = 0; r < rows; ++r) {
-    TANDEM_TRY(collective_->Gather(ws_.logits + r * n_local, vocab_counts_, ws_.logits_row, 0));
+    backend_->Upload(mine.data() + r * n_local, ws_.logits, static_cast<uint64_t>(n_local) * sizeof(float));
+    TANDEM_TRY(collective_->Gather(ws_.logits, vocab_counts_, ws_.logits_row, 0));
     if (!root) continue;
-    Observe("logits", -1, ws_.logits_row, 1, n_vocab);
-    const size_t at = logits.size();
-    logits.resize(at + static_cast<size_t>(n_vocab));
-    TANDEM_TRY(backend_->Download(ws_.logits_row, logits.data() + at, static_cast<uint64_t>(n_vocab) * sizeof(float)));
+    const size_t at = whole.size();
+    whole.resize(at + static_cast<size_t>(n_vocab));
+    TANDEM_TRY(backend_->Download(ws_.logits_row, whole.data() + at, static_cast<uint64_t>(n_vocab) * sizeof(float)));
   }
   return Status::Ok();
 }

@@ -63,9 +63,13 @@ class Engine {
   void SetObserver(TensorObserver observer) { observer_ = std::move(observer); }
 
   // Runs `tokens` at positions n_past() .. n_past() + n - 1 and appends them to the cache.
-  // Every rank runs the same tokens. On rank 0, logits: [n, n_vocab] when all_logits,
-  // else the last token's [n_vocab]; on other ranks logits is left empty.
+  // Every rank runs the same tokens. logits: this rank's vocabulary slice (shard()
+  // vocab_begin, n_vocab; the whole vocabulary on one rank), [n, shard n_vocab] when
+  // all_logits, else the last token's row.
   Status Forward(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits);
+  // Every rank's slices of `rows` rows of logits joined on rank 0: whole [rows, n_vocab];
+  // other ranks get whole empty. Every rank must call it.
+  Status GatherLogits(std::span<const float> mine, int64_t rows, std::vector<float>& whole);
 
  private:
   // Activations for n_batch tokens, in the backend's memory.
@@ -84,7 +88,7 @@ class Engine {
     int32_t* expert_ids = nullptr;      // [n_batch, n_expert_used]
     float* expert_weights = nullptr;    // [n_batch, n_expert_used]
     float* logits = nullptr;            // [kLogitRows, shard n_vocab]
-    float* logits_row = nullptr;        // [n_vocab] one row gathered from every rank
+    float* logits_row = nullptr;        // [n_vocab] one row gathered from every rank (rank 0)
   };
   static constexpr int64_t kLogitRows = 8;  // LM head rows per product when all logits are asked
 

@@ -4,6 +4,57 @@
 #include <chrono>
 
 namespace tandem {
+namespace {
+
+// One sampling step over the ranks' vocabulary slices: every rank penalises its slice
+// and sends the leader a summary (engine/sampler.h); the leader picks the token, or, when
+// the summaries cannot decide it exactly, gathers the whole vocabulary and picks from it.
+class DistributedSampling {
+ public:
+  DistributedSampling(Engine& engine, const SamplingParams& params)
+      : engine_(engine),
+        group_(engine.collective()),
+        params_(params),
+        sampler_(params),
+        packed_(static_cast<size_t>(PackedSummaryFloats(params))),
+        counts_(static_cast<size_t>(group_.size()), PackedSummaryFloats(params)) {
+    if (group_.rank() == 0) all_packed_.resize(packed_.size() * static_cast<size_t>(group_.size()));
+  }
+
+  // The token on the leader; other ranks get 0 (they learn it from the leader's word).
+  Expected<int32_t> Sample(std::vector<float>& logits, std::span<const int32_t> history, bool& decided) {
+    const int64_t vocab_begin = engine_.shard().vocab_begin;
+    ApplyPenalties(params_, logits, vocab_begin, history);
+    PackSummary(Summarize(params_, logits, vocab_begin), packed_);
+    TANDEM_TRY(group_.Gather(packed_.data(), counts_, all_packed_.data(), 0));
+    if (group_.rank() != 0) return 0;
+    std::vector<SliceSummary> slices;
+    for (int r = 0; r < group_.size(); ++r) {
+      slices.push_back(UnpackSummary(std::span(all_packed_).subspan(r * packed_.size(), packed_.size())));
+    }
+    std::optional<int32_t> token = sampler_.SampleFromSummaries(slices);
+    decided = token.has_value();
+    return token.value_or(0);
+  }
+
+  // After an undecided step: the whole penalised vocabulary on the leader.
+  Expected<int32_t> SampleWhole(const std::vector<float>& logits) {
+    TANDEM_TRY(engine_.GatherLogits(logits, 1, whole_));
+    return group_.rank() == 0 ? sampler_.SampleWhole(whole_) : 0;
+  }
+
+ private:
+  Engine& engine_;
+  Collective& group_;
+  SamplingParams params_;
+  Sampler sampler_;                 // draws on the leader only
+  std::vector<float> packed_;       // this rank's summary
+  std::vector<int64_t> counts_;     // [ranks] floats per summary
+  std::vector<float> all_packed_;   // leader: every rank's summary
+  std::vector<float> whole_;        // leader: the whole vocabulary, when needed
+};
+
+}  // namespace
 
 Expected<GenerateStats> Generate(Engine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
                                  const SamplingParams& sampling, std::span<const int32_t> eog,
@@ -20,29 +71,39 @@ Expected<GenerateStats> Generate(Engine& engine, std::span<const int32_t> prompt
   GenerateStats stats;
   stats.prompt_tokens = static_cast<int64_t>(prompt.size());
   std::vector<int32_t> history(prompt.begin(), prompt.end());
-  std::vector<float> logits;
-  Sampler sampler(sampling);
-  const bool leader = engine.collective().rank() == 0;
+  std::vector<float> logits;  // this rank's vocabulary slice
+  DistributedSampling sampling_step(engine, sampling);
+  Collective& group = engine.collective();
+  const bool leader = group.rank() == 0;
 
   auto t0 = Clock::now();
   TANDEM_TRY(engine.Forward(prompt, false, logits));
   auto t1 = Clock::now();
   stats.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
   for (int64_t i = 0; i < max_tokens; ++i) {
-    // The leader samples and decides whether to go on; the other ranks follow its word.
-    int32_t step[2] = {0, 0};  // token, 1 when the token is run next
-    if (leader) {
-      step[0] = sampler.Sample(logits, history);
-      bool end = std::find(eog.begin(), eog.end(), step[0]) != eog.end();
-      bool more = on_token(step[0]);
+    // The leader samples and decides whether to go on; the other ranks follow its word:
+    // {token, 1 when decided, 1 when the token is run next}.
+    int32_t word[3] = {0, 0, 0};
+    bool decided = false;
+    TANDEM_ASSIGN_OR_RETURN(word[0], sampling_step.Sample(logits, history, decided));
+    auto conclude = [&] {
+      word[1] = 1;
+      const bool end = std::find(eog.begin(), eog.end(), word[0]) != eog.end();
+      const bool more = on_token(word[0]);
       if (end) stats.stopped_at_eog = true;
-      step[1] = !end && more && i + 1 < max_tokens;
+      word[2] = !end && more && i + 1 < max_tokens;
+    };
+    if (leader && decided) conclude();
+    TANDEM_TRY(group.Broadcast(word, sizeof(word), 0));
+    if (word[1] == 0) {
+      TANDEM_ASSIGN_OR_RETURN(word[0], sampling_step.SampleWhole(logits));
+      if (leader) conclude();
+      TANDEM_TRY(group.Broadcast(word, sizeof(word), 0));
     }
-    TANDEM_TRY(engine.collective().Broadcast(step, sizeof(step), 0));
     ++stats.generated_tokens;
-    history.push_back(step[0]);
-    if (step[1] == 0) break;
-    TANDEM_TRY(engine.Forward(std::span(step, 1), false, logits));
+    history.push_back(word[0]);
+    if (word[2] == 0) break;
+    TANDEM_TRY(engine.Forward(std::span(word, 1), false, logits));
   }
   stats.decode_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
   return stats;

@@ -5,6 +5,11 @@
 #include <unordered_set>
 
 namespace tandem {
+namespace {
+
+bool Better(const Candidate& a, const Candidate& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); }
+
+}  // namespace
 
 Status ValidateSampling(const SamplingParams& p) {
   if (!(p.temperature >= 0.0f) || !std::isfinite(p.temperature)) {
@@ -21,63 +26,133 @@ Status ValidateSampling(const SamplingParams& p) {
   return Status::Ok();
 }
 
-int32_t Sampler::Sample(std::span<float> logits, std::span<const int32_t> history) {
-  const int32_t n_vocab = static_cast<int32_t>(logits.size());
-  if (params_.repetition_penalty != 1.0f || params_.presence_penalty != 0.0f) {
-    size_t window = std::min(history.size(), static_cast<size_t>(params_.penalty_last_n));
-    std::unordered_set<int32_t> seen(history.end() - window, history.end());
-    for (int32_t id : seen) {
-      if (id < 0 || id >= n_vocab) continue;
-      float& l = logits[id];
-      l = l > 0 ? l / params_.repetition_penalty : l * params_.repetition_penalty;
-      l -= params_.presence_penalty;
-    }
+void ApplyPenalties(const SamplingParams& p, std::span<float> logits, int64_t vocab_begin,
+                    std::span<const int32_t> history) {
+  if (p.repetition_penalty == 1.0f && p.presence_penalty == 0.0f) return;
+  const size_t window = std::min(history.size(), static_cast<size_t>(p.penalty_last_n));
+  const std::unordered_set<int32_t> seen(history.end() - window, history.end());
+  const int64_t n = static_cast<int64_t>(logits.size());
+  for (int32_t id : seen) {
+    const int64_t i = id - vocab_begin;
+    if (i < 0 || i >= n) continue;
+    float& l = logits[i];
+    l = l > 0 ? l / p.repetition_penalty : l * p.repetition_penalty;
+    l -= p.presence_penalty;
   }
-  if (params_.temperature == 0.0f) {
-    return static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+}
+
+int64_t CandidatesPerSlice(const SamplingParams& p) {
+  if (p.temperature == 0.0f) return 1;
+  return p.top_k > 0 ? p.top_k : kSummaryCandidates;
+}
+
+SliceSummary Summarize(const SamplingParams& p, std::span<const float> logits, int64_t vocab_begin) {
+  SliceSummary s;
+  const int64_t n = static_cast<int64_t>(logits.size());
+  const int64_t keep = std::min(CandidatesPerSlice(p), n);
+  s.complete = keep == n;
+  s.candidates.resize(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) s.candidates[i] = {logits[i], static_cast<int32_t>(vocab_begin + i)};
+  std::partial_sort(s.candidates.begin(), s.candidates.begin() + keep, s.candidates.end(), Better);
+  s.candidates.resize(static_cast<size_t>(keep));
+  s.max_logit = keep > 0 ? s.candidates[0].logit : -INFINITY;
+  if (p.temperature > 0.0f) {
+    double sum = 0;
+    for (float l : logits) sum += std::exp((double{l} - s.max_logit) / p.temperature);
+    s.sum_exp = static_cast<float>(sum);
   }
-  candidates_.clear();
-  for (int32_t i = 0; i < n_vocab; ++i) candidates_.push_back({logits[i], i});
-  auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
-  size_t keep = candidates_.size();
-  if (params_.top_k > 0 && static_cast<size_t>(params_.top_k) < keep) {
-    keep = static_cast<size_t>(params_.top_k);
-    std::partial_sort(candidates_.begin(), candidates_.begin() + keep, candidates_.end(), by_logit);
-    candidates_.resize(keep);
+  return s;
+}
+
+int64_t PackedSummaryFloats(const SamplingParams& p) { return 4 + 2 * CandidatesPerSlice(p); }
+
+void PackSummary(const SliceSummary& s, std::span<float> out) {
+  std::fill(out.begin(), out.end(), 0.0f);
+  out[0] = s.max_logit;
+  out[1] = s.sum_exp;
+  out[2] = s.complete ? 1.0f : 0.0f;
+  out[3] = static_cast<float>(s.candidates.size());
+  for (size_t i = 0; i < s.candidates.size(); ++i) {
+    out[4 + 2 * i] = s.candidates[i].logit;
+    out[5 + 2 * i] = static_cast<float>(s.candidates[i].id);
+  }
+}
+
+SliceSummary UnpackSummary(std::span<const float> in) {
+  SliceSummary s;
+  s.max_logit = in[0];
+  s.sum_exp = in[1];
+  s.complete = in[2] != 0.0f;
+  const size_t n = static_cast<size_t>(in[3]);
+  for (size_t i = 0; i < n; ++i) s.candidates.push_back({in[4 + 2 * i], static_cast<int32_t>(in[5 + 2 * i])});
+  return s;
+}
+
+std::optional<int32_t> Sampler::SampleFromSummaries(std::span<const SliceSummary> slices) {
+  merged_.clear();
+  for (const SliceSummary& s : slices) merged_.insert(merged_.end(), s.candidates.begin(), s.candidates.end());
+  std::sort(merged_.begin(), merged_.end(), Better);
+  if (merged_.empty()) return std::nullopt;
+  if (params_.temperature == 0.0f) return merged_[0].id;  // every rank sent its best
+  // Tokens no rank sent have logits no higher than `limit`, the lowest candidate of the
+  // ranks that did not send their whole slice. The kept set is exact once no such token
+  // could be in it.
+  float limit = -INFINITY;
+  for (const SliceSummary& s : slices) {
+    if (!s.complete && !s.candidates.empty()) limit = std::max(limit, s.candidates.back().logit);
+  }
+  bool exact = limit == -INFINITY;
+  size_t n = merged_.size();
+  if (params_.top_k > 0) {  // every rank sent its top_k, so the union holds the global top_k
+    n = std::min(n, static_cast<size_t>(params_.top_k));
+    exact = true;
+  }
+  const double t = params_.temperature, top = merged_[0].logit;
+  probs_.resize(n);
+  for (size_t i = 0; i < n; ++i) probs_[i] = std::exp((double{merged_[i].logit} - top) / t);
+  // top-p is relative to the mass of the top-k set, or of the whole vocabulary.
+  double z = 0;
+  if (params_.top_k > 0) {
+    for (size_t i = 0; i < n; ++i) z += probs_[i];
   } else {
-    std::sort(candidates_.begin(), candidates_.end(), by_logit);
+    for (const SliceSummary& s : slices) z += double{s.sum_exp} * std::exp((double{s.max_logit} - top) / t);
   }
-  // softmax at the temperature over the candidates, sorted by descending logit
-  std::vector<double> probs(candidates_.size());
-  double sum = 0;
-  for (size_t i = 0; i < candidates_.size(); ++i) {
-    probs[i] = std::exp((double{candidates_[i].first} - candidates_[0].first) / params_.temperature);
-    sum += probs[i];
-  }
-  size_t n = candidates_.size();
   if (params_.min_p > 0.0f) {
     size_t m = 1;
-    while (m < n && probs[m] >= params_.min_p * probs[0]) ++m;  // probs[0] is the max
+    while (m < n && probs_[m] >= params_.min_p * probs_[0]) ++m;  // probs_[0] is the max
     n = m;
+    if (std::exp((double{limit} - top) / t) < params_.min_p) exact = true;  // no unsent token passes
   }
   if (params_.top_p < 1.0f) {
     double cumulative = 0;
     size_t m = 0;
-    while (m < n) {
-      cumulative += probs[m] / sum;
-      ++m;
-      if (cumulative >= params_.top_p) break;
-    }
+    while (m < n && cumulative < params_.top_p) cumulative += probs_[m++] / z;
+    if (cumulative >= params_.top_p && merged_[m - 1].logit > limit) exact = true;  // unsent tokens come later
     n = m;
   }
+  if (!exact) return std::nullopt;
   double total = 0;
-  for (size_t i = 0; i < n; ++i) total += probs[i];
+  for (size_t i = 0; i < n; ++i) total += probs_[i];
   double r = std::uniform_real_distribution<double>(0.0, total)(rng_);
   for (size_t i = 0; i < n; ++i) {
-    r -= probs[i];
-    if (r < 0) return candidates_[i].second;
+    r -= probs_[i];
+    if (r < 0) return merged_[i].id;
   }
-  return candidates_[n - 1].second;
+  return merged_[n - 1].id;
+}
+
+int32_t Sampler::SampleWhole(std::span<const float> logits) {
+  SamplingParams whole = params_;
+  whole.top_k = params_.top_k > 0 ? params_.top_k : static_cast<int32_t>(logits.size());
+  SliceSummary all = Summarize(whole, logits, 0);
+  all.complete = true;
+  // With every token a candidate (or the top_k), the summary always decides.
+  return SampleFromSummaries(std::span(&all, 1)).value_or(all.candidates.empty() ? 0 : all.candidates[0].id);
+}
+
+int32_t Sampler::Sample(std::span<float> logits, std::span<const int32_t> history) {
+  ApplyPenalties(params_, logits, 0, history);
+  return SampleWhole(logits);
 }
 
 }  // namespace tandem
