@@ -1,5 +1,6 @@
 // tandem generate: stream a completion from a running `tandem serve`.
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include <charconv>
 #include <cstdio>
@@ -20,6 +21,7 @@ struct GenerateArgs {
   uint64_t seed = 0;
   std::vector<std::string> stop;
   bool chat = false;
+  bool print_ids = false;  // the sampled ids instead of text
   double timeout_s = 0;
   // Sampling flags that were given (the others take the server's defaults).
   CLI::Option *temperature_flag = nullptr, *top_k_flag = nullptr, *top_p_flag = nullptr, *min_p_flag = nullptr,
@@ -87,8 +89,10 @@ int RunGenerate(const GenerateArgs& a) {
   ApiClient client(a.server);
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(a.timeout_s * 1000));
   bool ends_in_newline = true;
+  std::vector<int32_t> ids;
   auto print = [&](const v1::GenerateReply::Delta& delta) {
-    if (!delta.text().empty()) {
+    ids.insert(ids.end(), delta.tokens().begin(), delta.tokens().end());
+    if (!a.print_ids && !delta.text().empty()) {
       std::fwrite(delta.text().data(), 1, delta.text().size(), stdout);
       std::fflush(stdout);
       ends_in_newline = delta.text().back() == '\n';
@@ -122,7 +126,8 @@ int RunGenerate(const GenerateArgs& a) {
     for (const std::string& s : a.stop) request.add_stop(s);
     outcome = client.Generate(request, timeout, print);
   }
-  if (!ends_in_newline) fmt::print("\n");
+  if (a.print_ids) fmt::print("{}", fmt::join(ids, " "));
+  if (!ends_in_newline || a.print_ids) fmt::print("\n");
   std::fflush(stdout);
   if (!outcome.status.ok()) {
     fmt::print(stderr, "error: {}\n", client.Explain(outcome.status).message());
@@ -141,7 +146,8 @@ int RunGenerate(const GenerateArgs& a) {
 Command AddGenerateCommand(CLI::App& app) {
   auto a = std::make_shared<GenerateArgs>();
   auto* sub = app.add_subcommand("generate", "stream a completion from a running `tandem serve`");
-  sub->add_option("--server", a->server, "the server's address, HOST:PORT")->capture_default_str();
+  sub->add_option("--server,--addr", a->server, "the server's address, HOST:PORT")->capture_default_str();
+  sub->add_flag("--print-ids", a->print_ids, "print the sampled token ids instead of text");
   sub->add_option("-p,--prompt", a->prompt, "prompt text (special tokens written in it are parsed)");
   sub->add_option("--tokens", a->tokens, "prompt as token ids: 1,2,3");
   sub->add_option("-n,--max-tokens", a->max_tokens, "tokens to generate (0: the server's default, 256)")

@@ -10,7 +10,10 @@
 #include "cli/stop_signals.h"
 #include "common/log.h"
 #include "coordinator/api_service.h"
+#include "coordinator/control_plane.h"
+#include "coordinator/distributed_group.h"
 #include "coordinator/local_cluster.h"
+#include "model/model_fingerprint.h"
 #include "coordinator/served_model.h"
 
 namespace tandem::cli {
@@ -20,6 +23,11 @@ struct ServeArgs {
   std::string model;
   std::string listen = "127.0.0.1:50051";
   int ranks = 1;
+  int nodes = 1;                          // > 1: this process is rank 0 of nodes joined by workers
+  std::string control = "0.0.0.0:50052";  // where workers join
+  int wait_s = 300;                       // for the workers to join
+  std::string ucx_tls;
+  std::string moe_split = "auto";
   int64_t n_ctx = 4096;
   std::string kv = "f16";
   int threads = 0;
@@ -33,18 +41,41 @@ EngineOptions EngineOptionsOf(const ServeArgs& a) {
   return options;
 }
 
-// The ranks that serve the model: `--ranks N` threads of this process. (Remote workers
-// are another way to build a RankGroup.)
-Expected<std::unique_ptr<RankGroup>> BuildRankGroup(const ServeArgs& a) {
-  Log(Subsystem::kCoord).info("loading {} on {} local rank(s), context {} ...", a.model, a.ranks, a.n_ctx);
-  TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<LocalCluster> cluster,
-                          LocalCluster::Load(a.model, a.ranks, EngineOptionsOf(a)));
-  return std::unique_ptr<RankGroup>(std::move(cluster));
+// The ranks that serve the model: rank 0 here and `--nodes` - 1 workers that join the
+// control plane, or `--ranks N` threads of this process.
+Expected<std::unique_ptr<RankGroup>> BuildRankGroup(const ServeArgs& a, std::unique_ptr<ControlPlane>& control) {
+  const MoeSplit split = ParseMoeSplit(a.moe_split).value();
+  if (a.nodes <= 1) {
+    Log(Subsystem::kCoord).info("loading {} on {} local rank(s), context {} ...", a.model, a.ranks, a.n_ctx);
+    TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<LocalCluster> cluster,
+                            LocalCluster::Load(a.model, a.ranks, EngineOptionsOf(a), split));
+    return std::unique_ptr<RankGroup>(std::move(cluster));
+  }
+  TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(a.model));
+  TANDEM_ASSIGN_OR_RETURN(control, ControlPlane::Start(a.control, ModelFingerprint(model)));
+  const int n_workers = a.nodes - 1;
+  fmt::print("waiting for {} worker(s) at {}: on each node run\n  tandem worker --join {} -m {}\n", n_workers,
+             control->address(), control->address(), a.model);
+  std::fflush(stdout);
+  TANDEM_ASSIGN_OR_RETURN(std::vector<RegisteredWorker> workers,
+                          control->registry().WaitForWorkers(n_workers, std::chrono::seconds(a.wait_s)));
+  DistributedOptions options;
+  options.engine = EngineOptionsOf(a);
+  options.moe_split = split;
+  options.ucx.transports = a.ucx_tls;
+  TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<DistributedGroup> group,
+                          DistributedGroup::BringUp(a.model, workers, options));
+  return std::unique_ptr<RankGroup>(std::move(group));
 }
 
 int RunServe(const ServeArgs& a) {
   const auto start = std::chrono::steady_clock::now();
-  auto ranks = BuildRankGroup(a);
+  if (a.nodes > 1 && a.ranks > 1) {
+    fmt::print(stderr, "error: --nodes and --ranks do not go together: one process per node serves one rank\n");
+    return 2;
+  }
+  std::unique_ptr<ControlPlane> control;  // outlives the ranks: workers heartbeat to it
+  auto ranks = BuildRankGroup(a, control);
   if (!ranks.ok()) {
     fmt::print(stderr, "error: {}\n", ranks.status().message());
     return 1;
@@ -85,6 +116,17 @@ Command AddServeCommand(CLI::App& app) {
   sub->add_option("--ranks", a->ranks, "tensor-parallel ranks in this process")
       ->capture_default_str()
       ->check(CLI::Range(1, 64));
+  sub->add_option("--nodes", a->nodes, "ranks in all: this process plus N-1 `tandem worker --join` processes")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 64));
+  sub->add_option("--control", a->control, "where workers join, HOST:PORT (with --nodes)")->capture_default_str();
+  sub->add_option("--wait", a->wait_s, "seconds to wait for the workers to join")
+      ->capture_default_str()
+      ->check(CLI::Range(1, 86400));
+  sub->add_option("--ucx-tls", a->ucx_tls, "UCX transports between the nodes (UCX_TLS syntax, e.g. tcp,self)");
+  sub->add_option("--moe-split", a->moe_split, "how the ranks split the experts: auto, tp, ep")
+      ->check(CLI::IsMember({"auto", "tp", "ep"}))
+      ->capture_default_str();
   sub->add_option("--ctx", a->n_ctx, "KV cache positions (longest prompt + completion)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 24));

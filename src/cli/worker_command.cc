@@ -1,5 +1,5 @@
-// tandem worker: one rank of a served model on this box. Joins `tandem serve --workers N`
-// at --coordinator, loads the shard it is given and follows the leader until stopped.
+// tandem worker: one rank of a served model on this box. Joins `tandem serve --nodes N`
+// at --join, loads the shard it is given and follows the leader until stopped.
 #include <fmt/format.h>
 
 #include "cli/commands.h"
@@ -11,8 +11,8 @@ Command AddWorkerCommand(CLI::App& app) {
   auto o = std::make_shared<WorkerNodeOptions>();
   auto join_s = std::make_shared<int>(60);
   auto timeout_s = std::make_shared<int>(60);
-  auto* sub = app.add_subcommand("worker", "run one rank of a model for `tandem serve --workers N`");
-  sub->add_option("--coordinator", o->coordinator, "the coordinator's control address, HOST:PORT (serve --control)")
+  auto* sub = app.add_subcommand("worker", "run one rank of a model for `tandem serve --nodes N`");
+  sub->add_option("--join,--coordinator", o->coordinator, "the coordinator's control address, HOST:PORT (serve --control)")
       ->required();
   sub->add_option("-m,--model", o->worker.model_path, "the same GGUF file the coordinator serves")->required();
   sub->add_option("--listen", o->listen, "this worker's control service, HOST:PORT (port 0: any free port)")

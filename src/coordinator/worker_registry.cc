@@ -7,7 +7,7 @@ namespace tandem {
 Expected<std::vector<RegisteredWorker>> WorkerRegistry::WaitForWorkers(int n, std::chrono::milliseconds timeout) {
   std::unique_lock lock(mu_);
   if (!joined_.wait_for(lock, timeout, [&] { return static_cast<int>(workers_.size()) >= n; })) {
-    return Status::Error("{} of {} workers registered within {} s: start `tandem worker --coordinator ADDRESS` on "
+    return Status::Error("{} of {} workers registered within {} s: start `tandem worker --join ADDRESS` on "
                          "each node, or check that they can reach this coordinator",
                          workers_.size(), n, timeout.count() / 1000);
   }

@@ -71,8 +71,8 @@ Status WorkerNode::Join(const WorkerNodeOptions& options) {
       return Status::Error("the coordinator at {} refused this worker: {}", options.coordinator, st.error_message());
     }
     if (std::chrono::steady_clock::now() > give_up) {
-      return Status::Error("no coordinator answered at {} within {} s: start `tandem serve --workers N` there first, "
-                           "or check --coordinator",
+      return Status::Error("no coordinator answered at {} within {} s: start `tandem serve --nodes N` there first, "
+                           "or check --join",
                            options.coordinator, options.join_timeout.count() / 1000);
     }
     Log(Subsystem::kWorker).info("waiting for the coordinator at {}", options.coordinator);

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""The cluster as separate processes on loopback: `tandem serve --nodes N` and N-1
+`tandem worker --join` processes talking gRPC (control) and UCX (activations), queried
+with `tandem generate`. For both architectures, 2 and 3 nodes, expert-TP and
+expert-parallel: 64 greedy tokens identical to one rank (`tandem run`). A worker with
+another model file is refused with a message; every process exits cleanly.
+
+usage: cluster_cli_test.py TANDEM
+"""
+import re
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+SMALL = ["--layers", "2", "--experts", "8", "--experts-used", "2", "--embd", "256", "--kv-heads", "4",
+         "--head-dim", "128", "--ff", "768"]
+PROMPT = "9707,11,1879,0,576,374,264,1273"
+N_TOKENS = 64
+failures = []
+
+
+def wait_for_line(proc, pattern, timeout=60):
+    """The first match of `pattern` in proc's stdout lines (read as they come)."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        line = proc.stdout.readline()
+        if not line:
+            if proc.poll() is not None:
+                return None
+            continue
+        m = re.search(pattern, line)
+        if m:
+            return m
+    return None
+
+
+def ids(text):
+    return [int(t) for t in text.split()]
+
+
+def run_cluster(tandem, model, nodes, split, want):
+    name = f"{Path(model).stem} on {nodes} nodes, --moe-split {split}"
+    serve = subprocess.Popen([tandem, "serve", "-m", model, "--nodes", str(nodes), "--listen", "127.0.0.1:0",
+                              "--control", "127.0.0.1:0", "--ctx", "128", "--moe-split", split, "--ucx-tls",
+                              "tcp,self", "-t", "1", "--wait", "60"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    workers = []
+    try:
+        control = wait_for_line(serve, r"tandem worker --join (\S+)")
+        if not control:
+            failures.append(f"{name}: serve did not print its control address")
+            return
+        for _ in range(nodes - 1):
+            workers.append(subprocess.Popen([tandem, "worker", "--join", control.group(1), "-m", model, "-t", "1",
+                                             "--ucx-tls", "tcp,self"],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
+        serving = wait_for_line(serve, r"serving on (\S+)")
+        if not serving:
+            failures.append(f"{name}: serve never started serving")
+            return
+        for request in range(2):  # a second request on the same cluster
+            g = subprocess.run([tandem, "generate", "--addr", serving.group(1), "--tokens", PROMPT, "-n",
+                                str(N_TOKENS), "--temp", "0", "--print-ids"],
+                               capture_output=True, text=True, timeout=120)
+            if g.returncode != 0:
+                failures.append(f"{name}: generate exit {g.returncode}: {g.stderr}")
+                return
+            got = ids(g.stdout)
+            if got != want[:len(got)] or len(got) < len(want) - 1:
+                failures.append(f"{name}, request {request}: tokens differ from one rank\n  {got}\n  {want}")
+        print(f"{name}: {len(want)} greedy tokens equal one rank's")
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        try:
+            if serve.wait(timeout=30) != 0:
+                failures.append(f"{name}: serve exit code {serve.returncode}")
+        except subprocess.TimeoutExpired:
+            failures.append(f"{name}: serve did not stop on SIGTERM")
+            serve.kill()
+        for w in workers:
+            try:
+                rc = w.wait(timeout=30)
+                if rc != 0:
+                    failures.append(f"{name}: worker exit code {rc}: {w.stderr.read()[-500:]}")
+            except subprocess.TimeoutExpired:
+                failures.append(f"{name}: a worker did not stop with the coordinator")
+                w.kill()
+
+
+def refused_worker(tandem, model, other):
+    serve = subprocess.Popen([tandem, "serve", "-m", model, "--nodes", "2", "--listen", "127.0.0.1:0", "--control",
+                              "127.0.0.1:0", "--wait", "20"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        control = wait_for_line(serve, r"tandem worker --join (\S+)")
+        w = subprocess.run([tandem, "worker", "--join", control.group(1), "-m", other], capture_output=True,
+                           text=True, timeout=60)
+        if w.returncode == 0 or "another model" not in w.stderr:
+            failures.append(f"a worker with another model: exit {w.returncode}, {w.stderr[-300:]!r}")
+    finally:
+        serve.kill()
+        serve.wait()
+
+
+def main():
+    tandem = sys.argv[1]
+    with tempfile.TemporaryDirectory() as tmp:
+        models = {}
+        for arch, recipe, heads in [("qwen3moe", "q8_0", "8"), ("minimax-m2", "q4_k_m", "24")]:
+            models[arch] = str(Path(tmp) / f"{arch}.gguf")
+            subprocess.run([tandem, "synth", "--arch", arch, "--recipe", recipe, "-o", models[arch], "--heads", heads]
+                           + SMALL, check=True, capture_output=True)
+        for arch, model in models.items():
+            one = subprocess.run([tandem, "run", "-m", model, "--tokens", PROMPT, "-n", str(N_TOKENS), "--temp", "0",
+                                  "--print-ids", "--ctx", "128", "-t", "1"],
+                                 capture_output=True, text=True, check=True)
+            want = ids(one.stdout)
+            for nodes, split in [(2, "tp"), (3, "tp"), (2, "ep")]:
+                run_cluster(tandem, model, nodes, split, want)
+        refused_worker(tandem, models["qwen3moe"], models["minimax-m2"])
+    for f in failures:
+        print("FAIL:", f)
+    print(f"{len(failures)} failures")
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
