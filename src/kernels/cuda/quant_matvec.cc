@@ -1,0 +1,54 @@
+#include "kernels/cuda/quant_matvec.h"
+
+#include <algorithm>
+#include <limits>
+
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/quant_matvec_launch.h"
+
+namespace tandem {
+namespace {
+
+bool IsFloatType(GgmlType type) { return type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::BF16; }
+
+}  // namespace
+
+Status QuantMatMul(GgmlType type, const void* w, int64_t rows, int64_t cols, uint64_t row_stride, const float* x,
+                   int64_t n_tokens, float* y, cudaStream_t stream) {
+  const auto supported = SupportedTypes();
+  if (std::find(supported.begin(), supported.end(), type) == supported.end()) {
+    return Status::Error("QuantMatMul: weight type {} has no CUDA kernel (supported: the 16 of SupportedTypes())",
+                         TypeName(type));
+  }
+  const GgmlTypeInfo& info = TypeInfo(type);
+  constexpr int64_t kIntMax = std::numeric_limits<int>::max();
+  if (rows < 0 || rows > kIntMax || cols <= 0 || cols > kIntMax || cols % info.block_size != 0) {
+    return Status::Error("QuantMatMul: {} matrix [{} rows, {} cols]: cols must be a positive multiple of {} and "
+                         "both below 2^31",
+                         info.name, rows, cols, info.block_size);
+  }
+  if (n_tokens < 1 || n_tokens > kQuantMatMulMaxTokens) {
+    return Status::Error("QuantMatMul: n_tokens {} outside 1..{}", n_tokens, kQuantMatMulMaxTokens);
+  }
+  const uint64_t row_bytes = RowBytes(type, static_cast<uint64_t>(cols));
+  if (row_stride == 0) row_stride = row_bytes;
+  if (row_stride < row_bytes) {
+    return Status::Error("QuantMatMul: {} row stride {} bytes is shorter than a row of {} cols ({} bytes)", info.name,
+                         row_stride, cols, row_bytes);
+  }
+  if (rows == 0) return Status::Ok();
+  if (w == nullptr || x == nullptr || y == nullptr) {
+    return Status::Error("QuantMatMul: null pointer (w {}, x {}, y {})", w, static_cast<const void*>(x),
+                         static_cast<const void*>(y));
+  }
+  if (!IsFloatType(type) && reinterpret_cast<uintptr_t>(x) % 16 != 0) {
+    return Status::Error("QuantMatMul: activations at {} are not 16-byte aligned ({} weights read x 8 floats at a time)",
+                         static_cast<const void*>(x), info.name);
+  }
+  const cuda_detail::QuantMatMulArgs args{type, static_cast<const uint8_t*>(w), rows, cols, row_stride,
+                                          x,    static_cast<int>(n_tokens),      y};
+  TANDEM_CUDA_TRY(cuda_detail::LaunchQuantMatMul(args, stream));
+  return Status::Ok();
+}
+
+}  // namespace tandem

@@ -1,0 +1,256 @@
+// Kernels behind QuantMatMul (quant_matvec.h): the staged warp-per-row GEMV for every
+// format of quant_formats.cuh, and a plain one for float rows of odd length.
+#include <cuda_runtime.h>
+
+#include <algorithm>
+#include <cstdint>
+
+#include "kernels/cuda/quant_formats.cuh"
+#include "kernels/cuda/quant_matvec_launch.h"
+
+namespace tandem::cuda_detail {
+namespace {
+
+constexpr int kWarps = 8;               // warps per block; each owns its rows
+constexpr int kThreads = 32 * kWarps;
+constexpr int kStepTargetBytes = 2048;  // bytes of a row a warp stages per step
+
+// Groups of 256 elements per step, and the 16-byte words each lane loads per step
+// (a step's bytes start anywhere inside a 16-byte word and end anywhere in another).
+template <class F>
+constexpr int StepGroups() {
+  return std::max(1, (kStepTargetBytes - 16) / F::kGroupBytes);
+}
+template <class F>
+constexpr int WordsPerLane() {
+  return (StepGroups<F>() * F::kGroupBytes + 30) / 16 / 32 + 1;
+}
+
+// 16 bytes of weights, read once: not kept in L1, which serves the activations.
+__device__ __forceinline__ uint4 LoadWeights16(const uint8_t* p) {
+  uint4 v;
+  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
+               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
+               : "l"(p));
+  return v;
+}
+
+// Where step `step` of row `row` lies: its 16-byte-aligned words and the offset of its
+// first byte in them.
+struct StepSpan {
+  const uint8_t* words;  // 16-byte aligned
+  int n_words;
+  int shift;             // bytes before the step's first byte
+};
+
+__device__ __forceinline__ StepSpan SpanOf(const uint8_t* row, uint64_t row_bytes, int step, int step_bytes) {
+  const uint64_t begin = static_cast<uint64_t>(step) * step_bytes;
+  const uint64_t end = min(begin + step_bytes, row_bytes);
+  const uintptr_t first = reinterpret_cast<uintptr_t>(row + begin);
+  const uintptr_t aligned = first & ~uintptr_t{15};
+  const uintptr_t last = (reinterpret_cast<uintptr_t>(row + end) + 15) & ~uintptr_t{15};
+  return {reinterpret_cast<const uint8_t*>(aligned), static_cast<int>((last - aligned) / 16),
+          static_cast<int>(first - aligned)};
+}
+
+// y[t][r] = dot(row r, x[t]) for t < n_tokens (<= NT). Warp gw takes rows gw, gw + W, ...
+// (W warps in the grid) and walks each in steps of G groups: the step's bytes go to the
+// warp's shared buffer, the next step's loads are issued, then the lanes decode and dot.
+template <class F, int NT>
+__global__ void __launch_bounds__(kThreads) QuantMatMulKernel(const uint8_t* __restrict__ w, int rows, int cols,
+                                                               uint64_t row_stride, uint64_t row_bytes,
+                                                               const float* __restrict__ x, int n_tokens,
+                                                               float* __restrict__ y) {
+  constexpr int G = StepGroups<F>();
+  constexpr int kWords = WordsPerLane<F>();
+  constexpr int kStepBytes = G * F::kGroupBytes;
+  __shared__ __align__(16) uint8_t staged[kWarps][kWords * 32 * 16 + 16];  // +16: LoadU64 reads past the end
+
+  const int lane = threadIdx.x & 31;
+  const int warp = threadIdx.x >> 5;
+  uint8_t* s = staged[warp];
+  const int total_warps = gridDim.x * kWarps;
+  int row = blockIdx.x * kWarps + warp;
+  if (row >= rows) return;  // no block-wide barriers below
+  const int groups = (cols + kGroupElems - 1) / kGroupElems;
+  const int steps = (groups + G - 1) / G;
+
+  uint4 next[kWords];
+  auto issue = [&](int r, int st) {
+    const StepSpan span = SpanOf(w + static_cast<uint64_t>(r) * row_stride, row_bytes, st, kStepBytes);
+#pragma unroll
+    for (int k = 0; k < kWords; ++k) {
+      const int idx = lane + 32 * k;
+      if (idx < span.n_words) next[k] = LoadWeights16(span.words + 16 * idx);
+    }
+  };
+#pragma unroll
+  for (int k = 0; k < kWords; ++k) next[k] = make_uint4(0, 0, 0, 0);
+
+  float acc[NT];
+#pragma unroll
+  for (int t = 0; t < NT; ++t) acc[t] = 0.0f;
+
+  int step = 0;
+  issue(row, step);
+  while (true) {
+    const int shift = SpanOf(w + static_cast<uint64_t>(row) * row_stride, row_bytes, step, kStepBytes).shift;
+    __syncwarp();  // every lane is done reading the previous step
+#pragma unroll
+    for (int k = 0; k < kWords; ++k) reinterpret_cast<uint4*>(s)[lane + 32 * k] = next[k];
+    __syncwarp();
+
+    const int next_step = step + 1 < steps ? step + 1 : 0;
+    const int next_row = step + 1 < steps ? row : row + total_warps;
+    if (next_row < rows) issue(next_row, next_step);
+
+    const int first_group = step * G;
+#pragma unroll 2
+    for (int g = 0; g < G; ++g) {
+      const int e = (first_group + g) * kGroupElems + kLaneElems * lane;
+      if (first_group + g < groups && e < cols) {
+        float q[kLaneElems], scale, offset = 0.0f;
+        F::Decode(s, shift + g * F::kGroupBytes, lane, q, scale, offset);
+#pragma unroll
+        for (int t = 0; t < NT; ++t) {
+          if (t < n_tokens) {
+            const float4* xp = reinterpret_cast<const float4*>(x + static_cast<int64_t>(t) * cols + e);
+            const float4 a = __ldg(xp), b = __ldg(xp + 1);
+            float dot = q[0] * a.x;
+            dot = fmaf(q[1], a.y, dot);
+            dot = fmaf(q[2], a.z, dot);
+            dot = fmaf(q[3], a.w, dot);
+            dot = fmaf(q[4], b.x, dot);
+            dot = fmaf(q[5], b.y, dot);
+            dot = fmaf(q[6], b.z, dot);
+            dot = fmaf(q[7], b.w, dot);
+            acc[t] = fmaf(scale, dot, acc[t]);
+            if constexpr (F::kOffset) {
+              const float sum = ((a.x + a.y) + (a.z + a.w)) + ((b.x + b.y) + (b.z + b.w));
+              acc[t] = fmaf(offset, sum, acc[t]);
+            }
+          }
+        }
+      }
+    }
+
+    if (step == steps - 1) {
+#pragma unroll
+      for (int t = 0; t < NT; ++t) {
+        float v = acc[t];
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+        if (lane == 0 && t < n_tokens) y[static_cast<int64_t>(t) * rows + row] = v;
+        acc[t] = 0.0f;
+      }
+    }
+    step = next_step;
+    row = next_row;
+    if (row >= rows) break;
+  }
+}
+
+// Float rows whose length or alignment rules out 8-wide reads: one warp per row, lane
+// strided over the elements.
+template <GgmlType T, int NT>
+__global__ void __launch_bounds__(kThreads) FloatMatMulKernel(const uint8_t* __restrict__ w, int rows, int cols,
+                                                               uint64_t row_stride, const float* __restrict__ x,
+                                                               int n_tokens, float* __restrict__ y) {
+  const int lane = threadIdx.x & 31;
+  for (int row = blockIdx.x * kWarps + (threadIdx.x >> 5); row < rows; row += gridDim.x * kWarps) {
+    const uint8_t* p = w + static_cast<uint64_t>(row) * row_stride;
+    float acc[NT] = {};
+    for (int c = lane; c < cols; c += 32) {
+      float v;
+      if constexpr (T == GgmlType::F32) {
+        v = reinterpret_cast<const float*>(p)[c];
+      } else {
+        const unsigned short bits = reinterpret_cast<const unsigned short*>(p)[c];
+        v = T == GgmlType::BF16 ? __uint_as_float(static_cast<uint32_t>(bits) << 16) : __half2float(__ushort_as_half(bits));
+      }
+#pragma unroll
+      for (int t = 0; t < NT; ++t) {
+        if (t < n_tokens) acc[t] = fmaf(v, x[static_cast<int64_t>(t) * cols + c], acc[t]);
+      }
+    }
+#pragma unroll
+    for (int t = 0; t < NT; ++t) {
+      float v = acc[t];
+#pragma unroll
+      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+      if (lane == 0 && t < n_tokens) y[static_cast<int64_t>(t) * rows + row] = v;
+    }
+  }
+}
+
+// Blocks to launch: enough for every row's warp, at most what fills the device once.
+template <class Kernel>
+cudaError_t GridSize(Kernel kernel, int rows, int* blocks) {
+  int device = 0, sms = 0, per_sm = 0;
+  cudaError_t err = cudaGetDevice(&device);
+  if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
+  if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0);
+  if (err != cudaSuccess) return err;
+  const int wanted = (rows + kWarps - 1) / kWarps;
+  *blocks = std::max(1, std::min(wanted, sms * std::max(per_sm, 1)));
+  return cudaSuccess;
+}
+
+template <int NT, GgmlType T>
+cudaError_t LaunchFormat(const QuantMatMulArgs& a, cudaStream_t stream) {
+  using F = Format<T>;
+  const bool float_type = T == GgmlType::F32 || T == GgmlType::F16 || T == GgmlType::BF16;
+  const bool wide_ok = a.cols % kLaneElems == 0 && reinterpret_cast<uintptr_t>(a.x) % 16 == 0;
+  int blocks = 0;
+  if constexpr (T == GgmlType::F32 || T == GgmlType::F16 || T == GgmlType::BF16) {
+    if (float_type && !wide_ok) {
+      auto kernel = FloatMatMulKernel<T, NT>;
+      if (cudaError_t err = GridSize(kernel, static_cast<int>(a.rows), &blocks); err != cudaSuccess) return err;
+      kernel<<<blocks, kThreads, 0, stream>>>(a.w, static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride,
+                                             a.x, a.n_tokens, a.y);
+      return cudaGetLastError();
+    }
+  }
+  const uint64_t row_bytes = static_cast<uint64_t>(a.cols) / kGroupElems * F::kGroupBytes +
+                             static_cast<uint64_t>(a.cols % kGroupElems) * F::kGroupBytes / kGroupElems;
+  auto kernel = QuantMatMulKernel<F, NT>;
+  if (cudaError_t err = GridSize(kernel, static_cast<int>(a.rows), &blocks); err != cudaSuccess) return err;
+  kernel<<<blocks, kThreads, 0, stream>>>(a.w, static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride,
+                                         row_bytes, a.x, a.n_tokens, a.y);
+  return cudaGetLastError();
+}
+
+template <int NT>
+cudaError_t LaunchTokens(const QuantMatMulArgs& a, cudaStream_t stream) {
+  switch (a.type) {
+    case GgmlType::F32: return LaunchFormat<NT, GgmlType::F32>(a, stream);
+    case GgmlType::F16: return LaunchFormat<NT, GgmlType::F16>(a, stream);
+    case GgmlType::BF16: return LaunchFormat<NT, GgmlType::BF16>(a, stream);
+    case GgmlType::Q4_0: return LaunchFormat<NT, GgmlType::Q4_0>(a, stream);
+    case GgmlType::Q4_1: return LaunchFormat<NT, GgmlType::Q4_1>(a, stream);
+    case GgmlType::Q5_0: return LaunchFormat<NT, GgmlType::Q5_0>(a, stream);
+    case GgmlType::Q5_1: return LaunchFormat<NT, GgmlType::Q5_1>(a, stream);
+    case GgmlType::Q8_0: return LaunchFormat<NT, GgmlType::Q8_0>(a, stream);
+    case GgmlType::Q2_K: return LaunchFormat<NT, GgmlType::Q2_K>(a, stream);
+    case GgmlType::Q3_K: return LaunchFormat<NT, GgmlType::Q3_K>(a, stream);
+    case GgmlType::Q4_K: return LaunchFormat<NT, GgmlType::Q4_K>(a, stream);
+    case GgmlType::Q5_K: return LaunchFormat<NT, GgmlType::Q5_K>(a, stream);
+    case GgmlType::Q6_K: return LaunchFormat<NT, GgmlType::Q6_K>(a, stream);
+    case GgmlType::IQ4_NL: return LaunchFormat<NT, GgmlType::IQ4_NL>(a, stream);
+    case GgmlType::IQ4_XS: return LaunchFormat<NT, GgmlType::IQ4_XS>(a, stream);
+    case GgmlType::MXFP4: return LaunchFormat<NT, GgmlType::MXFP4>(a, stream);
+    default: return cudaErrorInvalidValue;
+  }
+}
+
+}  // namespace
+
+cudaError_t LaunchQuantMatMul(const QuantMatMulArgs& args, cudaStream_t stream) {
+  // Kernels for 1, 2, 4 and 8 tokens; a count in between runs the next larger one.
+  if (args.n_tokens <= 1) return LaunchTokens<1>(args, stream);
+  if (args.n_tokens <= 2) return LaunchTokens<2>(args, stream);
+  if (args.n_tokens <= 4) return LaunchTokens<4>(args, stream);
+  return LaunchTokens<8>(args, stream);
+}
+
+}  // namespace tandem::cuda_detail

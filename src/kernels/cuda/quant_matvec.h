@@ -1,0 +1,33 @@
+// Quantized matrix x vector (and x up to 8 vectors) on the GPU, reading the GGUF blocks in
+// place: y[t][r] = sum_c dequant(w[r])[c] * x[t][c], the CUDA twin of the CPU reference
+// MatMul (kernels/cpu/matvec.h). Every weight type of SupportedTypes() is accepted.
+//
+// How it runs: one warp per row (a warp walks several rows, prefetching the next piece of
+// weights while it computes the current one). Each step a warp copies ~2 KB of its row
+// into shared memory with coalesced 16-byte loads (whatever the row's alignment), then
+// every lane dequantizes 8 elements of each 256-element group in registers and dots them
+// against all n_tokens activations, so the weights are read once per batch. f32 math and
+// accumulation; a warp-shuffle reduction per row.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "common/status.h"
+#include "model/ggml_type.h"
+
+namespace tandem {
+
+inline constexpr int64_t kQuantMatMulMaxTokens = 8;
+
+// w:   device, `rows` rows of `cols` elements of `type`, row r at w + r * row_stride bytes
+//      (row_stride 0: contiguous, RowBytes(type, cols)); cols a multiple of the type's block.
+// x:   device f32 [n_tokens, cols], 16-byte aligned unless `type` is F32/F16/BF16 with odd cols.
+// y:   device f32 [n_tokens, rows].
+// n_tokens: 1..kQuantMatMulMaxTokens. Runs asynchronously on `stream`; errors are bad
+// arguments or a failed launch (the kernel's own faults surface at the next sync).
+Status QuantMatMul(GgmlType type, const void* w, int64_t rows, int64_t cols, uint64_t row_stride, const float* x,
+                   int64_t n_tokens, float* y, cudaStream_t stream);
+
+}  // namespace tandem
