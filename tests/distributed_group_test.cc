@@ -68,14 +68,12 @@ TEST(DistributedGroupTest, ThreeRanksOverUcxMatchTheInProcessCluster) {
   ASSERT_TRUE(w1.ok()) << w1.status().message();
   auto w2 = WorkerNode::Start(WorkerFor(coordinator.address, path));
   ASSERT_TRUE(w2.ok()) << w2.status().message();
-  auto workers = coordinator.registry->WaitForWorkers(2, std::chrono::seconds(10));
-  ASSERT_TRUE(workers.ok()) << workers.status().message();
-
   DistributedOptions options;
   options.engine = engine;
   options.ucx.timeout = std::chrono::seconds(10);
   options.worker_threads = 1;
-  auto group = DistributedGroup::BringUp(path, *workers, options);
+  options.wait = std::chrono::seconds(10);
+  auto group = DistributedGroup::BringUp(path, *coordinator.registry, 2, options);
   ASSERT_TRUE(group.ok()) << group.status().message();
   EXPECT_EQ((*group)->planned().plan.size(), 3u);
   for (int request = 0; request < 2; ++request) {
@@ -94,8 +92,8 @@ TEST(DistributedGroupTest, ThreeRanksOverUcxMatchTheInProcessCluster) {
   EXPECT_TRUE((*group)->Generate(prompt, 4, greedy, {}, [](int32_t) { return true; }).ok());
 
   group->reset();  // shuts the followers down and stops the workers
-  EXPECT_TRUE((*w1)->Wait().ok());
-  EXPECT_TRUE((*w2)->Wait().ok());
+  EXPECT_TRUE((*w1)->Run().ok());
+  EXPECT_TRUE((*w2)->Run().ok());
   coordinator.server->Shutdown();
 }
 
@@ -104,7 +102,7 @@ TEST(DistributedGroupTest, WorkersWithAnotherModelAreRefused) {
   auto w = WorkerNode::Start(WorkerFor(coordinator.address, ModelPath(Arch::kMiniMaxM2, Recipe::kQ8_0)));
   ASSERT_FALSE(w.ok());
   EXPECT_NE(w.status().message().find("another model"), std::string::npos) << w.status().message();
-  auto none = coordinator.registry->WaitForWorkers(1, std::chrono::milliseconds(200));
+  auto none = coordinator.registry->TakeWorkers(1, std::chrono::milliseconds(300));
   ASSERT_FALSE(none.ok());
   EXPECT_NE(none.status().message().find("0 of 1 workers"), std::string::npos) << none.status().message();
   coordinator.server->Shutdown();

@@ -57,14 +57,13 @@ Expected<std::unique_ptr<RankGroup>> BuildRankGroup(const ServeArgs& a, std::uni
   fmt::print("waiting for {} worker(s) at {}: on each node run\n  tandem worker --join {} -m {}\n", n_workers,
              control->address(), control->address(), a.model);
   std::fflush(stdout);
-  TANDEM_ASSIGN_OR_RETURN(std::vector<RegisteredWorker> workers,
-                          control->registry().WaitForWorkers(n_workers, std::chrono::seconds(a.wait_s)));
   DistributedOptions options;
   options.engine = EngineOptionsOf(a);
   options.moe_split = split;
   options.ucx.transports = a.ucx_tls;
+  options.wait = std::chrono::seconds(a.wait_s);
   TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<DistributedGroup> group,
-                          DistributedGroup::BringUp(a.model, workers, options));
+                          DistributedGroup::BringUp(a.model, control->registry(), n_workers, options));
   return std::unique_ptr<RankGroup>(std::move(group));
 }
 

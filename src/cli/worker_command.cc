@@ -37,7 +37,7 @@ Command AddWorkerCommand(CLI::App& app) {
             fmt::print("worker {} joined {}; control service on {}\n", (*node)->worker_id(), o->coordinator,
                        (*node)->address());
             std::fflush(stdout);
-            Status done = (*node)->Wait();
+            Status done = (*node)->Run();
             if (!done.ok()) {
               fmt::print(stderr, "error: {}\n", done.message());
               return 1;

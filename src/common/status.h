@@ -23,8 +23,17 @@ class [[nodiscard]] Status {
     s.failed_ = true;
     return s;
   }
+  // A failure of something else that may pass (a lost worker, a cluster rebuilding): the
+  // same request can succeed later. APIs report it as "unavailable".
+  template <typename... Args>
+  static Status Unavailable(fmt::format_string<Args...> f, Args&&... args) {
+    Status s = Error(f, std::forward<Args>(args)...);
+    s.unavailable_ = true;
+    return s;
+  }
 
   bool ok() const { return !failed_; }
+  bool unavailable() const { return unavailable_; }
   explicit operator bool() const { return ok(); }
   const std::string& message() const { return message_; }
 
@@ -38,6 +47,7 @@ class [[nodiscard]] Status {
  private:
   std::string message_;
   bool failed_ = false;
+  bool unavailable_ = false;
 };
 
 template <typename T>

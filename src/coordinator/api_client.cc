@@ -82,6 +82,10 @@ Status ApiClient::Explain(const grpc::Status& status) const {
   const std::string_view code = StatusCodeName(status.error_code());
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
+      // The server answered, but its cluster is rebuilding (a worker was lost).
+      if (status.error_message().find("cluster") != std::string::npos) {
+        return Status::Error("{}: {}: {}", address_, code, status.error_message());
+      }
       return Status::Error(
           "cannot reach a tandem server at {} ({}: {}): start one with `tandem serve --model FILE --listen {}`, or "
           "point --server at the address it prints",

@@ -44,7 +44,8 @@ grpc::Status ApiService::RunStream(
   auto result = model_.Run(request, [context] { return context->IsCancelled(); }, on_delta);
   if (!result.ok()) {
     Log(Subsystem::kCoord).error("request failed: {}", result.status().message());
-    return grpc::Status(grpc::StatusCode::INTERNAL, result.status().message());
+    const auto code = result.status().unavailable() ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::INTERNAL;
+    return grpc::Status(code, result.status().message());
   }
   if (result->finish_reason == FinishReason::kCancelled || write_failed || context->IsCancelled()) {
     Log(Subsystem::kCoord).info("request stopped by its client after {} tokens", result->tokens.size());
@@ -98,6 +99,12 @@ grpc::Status ApiService::Tokenize(grpc::ServerContext*, const v1::TokenizeReques
 }
 
 grpc::Status ApiService::Health(grpc::ServerContext*, const v1::HealthRequest*, v1::HealthReply* reply) {
+  std::string why;
+  if (!model_.ranks().serving(why)) {
+    reply->set_serving(false);
+    reply->set_status(why);
+    return grpc::Status::OK;
+  }
   reply->set_serving(true);
   const int waiting = model_.waiting();
   if (!model_.busy()) {

@@ -2,12 +2,9 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <thread>
-
 #include "common/log.h"
 #include "engine/cpu_backend.h"
 #include "engine/rank_loop.h"
-#include "net/deferred_collective.h"
 #include "net/ucx_collective.h"
 #include "worker/shard_proto.h"
 
@@ -21,11 +18,12 @@ Status FromGrpc(const grpc::Status& st, std::string_view what) {
 }  // namespace
 
 Expected<std::unique_ptr<DistributedGroup>> DistributedGroup::BringUp(const std::string& path,
-                                                                     const std::vector<RegisteredWorker>& workers,
+                                                                     WorkerRegistry& registry, int n_workers,
                                                                      const DistributedOptions& options) {
-  std::unique_ptr<DistributedGroup> g(new DistributedGroup());
-  g->workers_ = workers;
-  const int n_ranks = static_cast<int>(workers.size()) + 1;
+  std::unique_ptr<DistributedGroup> g(new DistributedGroup(registry, options));
+  g->path_ = path;
+  g->n_workers_ = n_workers;
+  const int n_ranks = n_workers + 1;
   TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(path));
   {
     const Tensor* embd = model.Find("token_embd.weight");
@@ -37,43 +35,50 @@ Expected<std::unique_ptr<DistributedGroup>> DistributedGroup::BringUp(const std:
     if (!planned.ok()) return planned.status().WithContext(path);
     g->planned_ = std::move(planned).value();
   }
-  for (const RegisteredWorker& w : workers) {
-    auto channel = grpc::CreateChannel(w.info.worker_address(), grpc::InsecureChannelCredentials());
-    g->stubs_.push_back(cluster::v1::Worker::NewStub(channel));
-  }
-  // Workers load in parallel; rank 0 loads meanwhile.
-  std::vector<Status> loaded(workers.size());
-  std::vector<std::thread> loaders;
-  for (size_t i = 0; i < workers.size(); ++i) {
-    loaders.emplace_back([&, i] { loaded[i] = g->LoadWorkerShard(i, options); });
-  }
   auto collective = std::make_unique<DeferredCollective>(0, n_ranks);
-  DeferredCollective& deferred = *collective;
+  g->collective_ = collective.get();
   CpuBackendOptions cpu;
   cpu.n_threads = options.engine.n_threads;
   auto leader = Engine::Create(std::move(model), std::make_unique<CpuBackend>(cpu), std::move(collective),
                                g->planned_.plan, options.engine);
-  auto own_ucx = UcxWorker::Create(options.ucx);
-  for (auto& t : loaders) t.join();
   if (!leader.ok()) return leader.status().WithContext(fmt::format("{}: rank 0", path));
   g->leader_ = std::move(leader).value();
-  for (const Status& st : loaded) TANDEM_TRY(st);
-  if (!own_ucx.ok()) return own_ucx.status().WithContext("rank 0");
-  TANDEM_TRY(g->StartAll(std::move(own_ucx).value(), deferred));
+  TANDEM_ASSIGN_OR_RETURN(std::vector<RegisteredWorker> workers, registry.TakeWorkers(n_workers, options.wait));
+  TANDEM_TRY(g->Connect(std::move(workers)));
   g->running_ = true;
-  Log(Subsystem::kCoord).info("{} ranks joined over UCX", n_ranks);
+  g->state_ = "serving";
+  g->keeper_ = std::thread([raw = g.get()] { raw->Keep(); });
   return g;
 }
 
-Status DistributedGroup::LoadWorkerShard(size_t i, const DistributedOptions& options) {
+Status DistributedGroup::Connect(std::vector<RegisteredWorker> workers) {
+  workers_ = std::move(workers);
+  stubs_.clear();
+  for (const RegisteredWorker& w : workers_) {
+    auto channel = grpc::CreateChannel(w.info.worker_address(), grpc::InsecureChannelCredentials());
+    stubs_.push_back(cluster::v1::Worker::NewStub(channel));
+  }
+  std::vector<Status> loaded(workers_.size());
+  std::vector<std::thread> loaders;
+  for (size_t i = 0; i < workers_.size(); ++i) loaders.emplace_back([&, i] { loaded[i] = LoadWorkerShard(i); });
+  auto own = UcxWorker::Create(options_.ucx);
+  for (auto& t : loaders) t.join();
+  for (const Status& st : loaded) TANDEM_TRY(st);
+  if (!own.ok()) return own.status().WithContext("rank 0");
+  TANDEM_TRY(StartAll(std::move(own).value()));
+  Log(Subsystem::kCoord).info("{} ranks joined over UCX", workers_.size() + 1);
+  return Status::Ok();
+}
+
+Status DistributedGroup::LoadWorkerShard(size_t i) {
   const int rank = static_cast<int>(i) + 1;
   const std::string& address = workers_[i].info.worker_address();
   cluster::v1::LoadShardRequest request;
   ToProto(planned_.plan, request.mutable_plan());
   request.set_rank(rank);
-  request.set_context_length(options.engine.n_ctx);
-  request.set_kv_type(options.engine.kv_storage == KvStorage::kF32 ? "f32" : "f16");
-  request.set_threads(options.worker_threads);
+  request.set_context_length(options_.engine.n_ctx);
+  request.set_kv_type(options_.engine.kv_storage == KvStorage::kF32 ? "f32" : "f16");
+  request.set_threads(options_.worker_threads);
   grpc::ClientContext context;
   auto reader = stubs_[i]->LoadShard(&context, request);
   cluster::v1::LoadProgress progress;
@@ -92,7 +97,7 @@ Status DistributedGroup::LoadWorkerShard(size_t i, const DistributedOptions& opt
 
 // Every rank must be inside Connect at the same time: the workers' Start calls run on
 // threads while rank 0 connects here.
-Status DistributedGroup::StartAll(std::unique_ptr<UcxWorker> own, DeferredCollective& collective) {
+Status DistributedGroup::StartAll(std::unique_ptr<UcxWorker> own) {
   cluster::v1::StartRequest request;
   const std::vector<uint8_t>& mine = own->address();
   request.add_collective_addresses(std::string(mine.begin(), mine.end()));
@@ -107,37 +112,117 @@ Status DistributedGroup::StartAll(std::unique_ptr<UcxWorker> own, DeferredCollec
       grpc::ClientContext context;
       cluster::v1::StartReply reply;
       grpc::Status st = stubs_[i]->Start(&context, request, &reply);
-      if (!st.ok()) started[i] = FromGrpc(st, fmt::format("rank {} at {}: start", i + 1, workers_[i].info.worker_address()));
+      if (!st.ok()) {
+        started[i] = FromGrpc(st, fmt::format("rank {} at {}: start", i + 1, workers_[i].info.worker_address()));
+      }
     });
   }
   auto group = UcxCollective::Connect(std::move(own), 0, addresses);
   for (auto& t : starters) t.join();
   for (const Status& st : started) TANDEM_TRY(st);
   if (!group.ok()) return group.status().WithContext("rank 0: joining the group");
-  return collective.Attach(std::move(group).value());
+  std::lock_guard lock(request_mu_);
+  return collective_->Attach(std::move(group).value());
+}
+
+bool DistributedGroup::serving(std::string& why) const {
+  std::lock_guard lock(state_mu_);
+  why = state_;
+  return running_;
+}
+
+void DistributedGroup::Fail(std::string why) {
+  std::lock_guard lock(state_mu_);
+  if (!running_) return;
+  Log(Subsystem::kCoord).warn("the group is broken: {}; rebuilding it", why);
+  running_ = false;
+  state_ = fmt::format("rebuilding: {}", why);
+  state_cv_.notify_all();
 }
 
 Expected<GenerateStats> DistributedGroup::Generate(std::span<const int32_t> prompt, int64_t max_tokens,
                                                    const SamplingParams& sampling, std::span<const int32_t> eog,
                                                    const TokenCallback& on_token) {
-  if (!running_) return Status::Error("the cluster is down after an earlier failure: restart tandem serve and workers");
+  std::lock_guard lock(request_mu_);
+  if (std::string why; !serving(why)) {
+    return Status::Unavailable("the cluster is not serving ({}): retry when it is back", why);
+  }
   TANDEM_TRY(CheckRequest(*leader_, prompt, max_tokens, sampling));
   auto stats = LeadGenerate(*leader_, prompt, max_tokens, sampling, eog, on_token);
-  if (!stats.ok()) running_ = false;  // a rank or the collective failed: the group is broken
-  return stats;
+  if (stats.ok()) return stats;
+  Fail(stats.status().message());  // a rank or the collective failed: the group is broken
+  return Status::Unavailable("a rank of the cluster failed ({}); the cluster is rebuilding: retry when it is back",
+                             stats.status().message());
+}
+
+void DistributedGroup::Release() {
+  std::vector<std::unique_ptr<cluster::v1::Worker::Stub>> stubs;
+  {
+    std::lock_guard lock(request_mu_);
+    collective_->Detach();
+    stubs.swap(stubs_);
+    workers_.clear();
+  }
+  for (auto& stub : stubs) {
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(2));
+    cluster::v1::StopRequest request;
+    cluster::v1::StopReply reply;
+    stub->Stop(&context, request, &reply);  // a dead worker just does not answer
+  }
+}
+
+void DistributedGroup::Keep() {
+  for (;;) {
+    {
+      std::unique_lock lock(state_mu_);
+      state_cv_.wait_for(lock, std::chrono::milliseconds(250), [&] { return stopping_ || !running_; });
+      if (stopping_) return;
+    }
+    std::string why;
+    if (serving(why)) {
+      // A worker that stopped heartbeating may hang a request: abort its collective.
+      for (const RegisteredWorker& w : workers_) {
+        if (!registry_.Silent(w.id, options_.silence)) continue;
+        collective_->Abort();
+        Fail(fmt::format("worker {} at {} stopped answering", w.id, w.info.worker_address()));
+        break;
+      }
+      continue;
+    }
+    Release();
+    {
+      std::lock_guard lock(state_mu_);
+      state_ = fmt::format("waiting for {} worker(s) to join ({})", n_workers_, why);
+    }
+    auto workers = registry_.TakeWorkers(n_workers_, std::chrono::seconds(1));
+    if (!workers.ok()) continue;  // not yet: look again
+    Status connected = Connect(std::move(workers).value());
+    std::lock_guard lock(state_mu_);
+    if (!connected.ok()) {
+      Log(Subsystem::kCoord).warn("rebuilding the group failed: {}; waiting for workers again", connected.message());
+      state_ = fmt::format("rebuilding failed: {}", connected.message());
+      continue;
+    }
+    Log(Subsystem::kCoord).info("the group is whole again: serving");
+    running_ = true;
+    state_ = "serving";
+  }
 }
 
 DistributedGroup::~DistributedGroup() {
-  if (running_) {
+  {
+    std::lock_guard lock(state_mu_);
+    stopping_ = true;
+    state_cv_.notify_all();
+  }
+  if (keeper_.joinable()) keeper_.join();
+  std::string why;
+  if (serving(why)) {
+    std::lock_guard lock(request_mu_);
     if (Status st = LeadShutdown(*leader_); !st.ok()) Log(Subsystem::kCoord).warn("shutdown: {}", st.message());
   }
-  for (size_t i = 0; i < stubs_.size(); ++i) {
-    grpc::ClientContext context;
-    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(5));
-    cluster::v1::StopRequest request;
-    cluster::v1::StopReply reply;
-    stubs_[i]->Stop(&context, request, &reply);
-  }
+  Release();
 }
 
 }  // namespace tandem

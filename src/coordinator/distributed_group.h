@@ -1,11 +1,23 @@
 // The ranks of a model spread over processes (or boxes): rank 0 in this process, ranks
-// 1..n on the registered workers, joined by a UCX collective. Bring-up: plan the shards,
-// have every worker load its shard (progress streamed back), load rank 0, then connect
-// everyone at once. Requests then run through the collective only (engine/rank_loop.h).
+// 1..n on workers taken from the registry, joined by a UCX collective. Bring-up: plan the
+// shards, have every worker load its shard (progress streamed back), load rank 0, then
+// connect everyone at once. Requests then run through the collective only
+// (engine/rank_loop.h).
+//
+// The group heals itself: when a rank fails during a request (its collective breaks) or
+// a worker's heartbeats stop for `silence` (the in-flight collective is aborted), the
+// group is released — surviving workers drop their shards and join again — and rebuilt
+// from the workers that join, rank 0 keeping its shard. Meanwhile requests fail as
+// unavailable and serving() says what the group waits for.
 #pragma once
 
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
 #include <memory>
+#include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "cluster.grpc.pb.h"
@@ -21,13 +33,15 @@ struct DistributedOptions {
   UcxOptions ucx;
   int worker_threads = 0;  // threads each worker uses; 0: its cores
   MoeSplit moe_split = MoeSplit::kAuto;
+  std::chrono::milliseconds wait = std::chrono::minutes(5);     // for the first workers to join
+  std::chrono::milliseconds silence = std::chrono::seconds(2);  // a worker this quiet is lost
 };
 
 class DistributedGroup final : public RankGroup {
  public:
-  static Expected<std::unique_ptr<DistributedGroup>> BringUp(const std::string& path,
-                                                             const std::vector<RegisteredWorker>& workers,
-                                                             const DistributedOptions& options);
+  // Takes n_workers from `registry` (which must outlive the group) and brings them up.
+  static Expected<std::unique_ptr<DistributedGroup>> BringUp(const std::string& path, WorkerRegistry& registry,
+                                                             int n_workers, const DistributedOptions& options);
   // Shuts the followers down and stops the workers.
   ~DistributedGroup() override;
 
@@ -36,18 +50,39 @@ class DistributedGroup final : public RankGroup {
   Engine& leader() override { return *leader_; }
   const PlannedShards& planned() const override { return planned_; }
   std::string collective_name() const override { return "ucx"; }
-  const std::vector<RegisteredWorker>& workers() const { return workers_; }
+  bool serving(std::string& why) const override;
 
  private:
-  DistributedGroup() = default;
-  Status LoadWorkerShard(size_t i, const DistributedOptions& options);
-  Status StartAll(std::unique_ptr<UcxWorker> own, DeferredCollective& collective);
+  DistributedGroup(WorkerRegistry& registry, DistributedOptions options)
+      : registry_(registry), options_(std::move(options)) {}
+  // Loads the shards on `workers` and connects them with rank 0.
+  Status Connect(std::vector<RegisteredWorker> workers);
+  Status LoadWorkerShard(size_t i);
+  Status StartAll(std::unique_ptr<UcxWorker> own);
+  // Drops the group: rank 0 leaves it and the workers are told to (they join again).
+  void Release();
+  // The keeper thread: watches heartbeats, rebuilds the group after a failure.
+  void Keep();
+  void Fail(std::string why);
 
+  WorkerRegistry& registry_;
+  const DistributedOptions options_;
+  std::string path_;
+  int n_workers_ = 0;
   PlannedShards planned_;
+  std::unique_ptr<Engine> leader_;
+  DeferredCollective* collective_ = nullptr;  // rank 0's, owned by leader_
+
+  std::mutex request_mu_;  // held by a request, and by the keeper while it swaps groups
   std::vector<RegisteredWorker> workers_;  // worker i is rank i + 1
   std::vector<std::unique_ptr<cluster::v1::Worker::Stub>> stubs_;
-  std::unique_ptr<Engine> leader_;
-  bool running_ = false;
+
+  mutable std::mutex state_mu_;
+  std::condition_variable state_cv_;
+  bool running_ = false;   // the group is whole
+  bool stopping_ = false;  // the destructor runs
+  std::string state_;      // serving(): what the group waits for
+  std::thread keeper_;
 };
 
 }  // namespace tandem

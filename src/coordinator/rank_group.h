@@ -27,6 +27,11 @@ class RankGroup {
   virtual Engine& leader() = 0;
   virtual const PlannedShards& planned() const = 0;
   virtual std::string collective_name() const = 0;  // "in-process", "ucx", ...
+  // Whether requests can run now, and a line for people saying why not.
+  virtual bool serving(std::string& why) const {
+    why = "serving";
+    return true;
+  }
 };
 
 }  // namespace tandem

@@ -4,24 +4,48 @@
 
 namespace tandem {
 
-Expected<std::vector<RegisteredWorker>> WorkerRegistry::WaitForWorkers(int n, std::chrono::milliseconds timeout) {
+Expected<std::vector<RegisteredWorker>> WorkerRegistry::TakeWorkers(int n, std::chrono::milliseconds timeout,
+                                                                     std::chrono::milliseconds fresh) {
   std::unique_lock lock(mu_);
-  if (!joined_.wait_for(lock, timeout, [&] { return static_cast<int>(workers_.size()) >= n; })) {
-    return Status::Error("{} of {} workers registered within {} s: start `tandem worker --join ADDRESS` on "
-                         "each node, or check that they can reach this coordinator",
-                         workers_.size(), n, timeout.count() / 1000);
+  std::vector<RegisteredWorker*> ready;
+  auto enough = [&] {
+    ready.clear();
+    const auto now = std::chrono::steady_clock::now();
+    for (RegisteredWorker& w : workers_) {
+      if (!w.taken && now - w.last_heartbeat <= fresh) ready.push_back(&w);
+    }
+    return static_cast<int>(ready.size()) >= n;
+  };
+  // Heartbeats arrive without a notification: look again at least every 200 ms.
+  const auto give_up = std::chrono::steady_clock::now() + timeout;
+  while (!enough()) {
+    if (std::chrono::steady_clock::now() >= give_up) {
+      return Status::Unavailable("{} of {} workers joined within {} s: start `tandem worker --join ADDRESS` on "
+                                 "each node, or check that they can reach this coordinator",
+                                 ready.size(), n, timeout.count() / 1000);
+    }
+    joined_.wait_for(lock, std::chrono::milliseconds(200));
   }
-  return std::vector<RegisteredWorker>(workers_.begin(), workers_.begin() + n);
+  std::vector<RegisteredWorker> taken;
+  for (int i = 0; i < n; ++i) {
+    ready[i]->taken = true;
+    taken.push_back(*ready[i]);
+  }
+  return taken;
 }
 
-std::vector<int> WorkerRegistry::SilentWorkers(std::chrono::milliseconds silence) const {
+bool WorkerRegistry::Silent(int id, std::chrono::milliseconds silence) const {
   std::lock_guard lock(mu_);
-  std::vector<int> silent;
+  if (id < 1 || id > static_cast<int>(workers_.size())) return true;
+  return std::chrono::steady_clock::now() - workers_[id - 1].last_heartbeat > silence;
+}
+
+int WorkerRegistry::available() const {
+  std::lock_guard lock(mu_);
+  int n = 0;
   const auto now = std::chrono::steady_clock::now();
-  for (const RegisteredWorker& w : workers_) {
-    if (now - w.last_heartbeat > silence) silent.push_back(w.id);
-  }
-  return silent;
+  for (const RegisteredWorker& w : workers_) n += !w.taken && now - w.last_heartbeat <= std::chrono::seconds(3);
+  return n;
 }
 
 grpc::Status WorkerRegistry::Register(grpc::ServerContext* context, const cluster::v1::RegisterRequest* request,

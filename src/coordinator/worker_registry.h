@@ -1,6 +1,7 @@
 // The workers that joined this coordinator (cluster.proto Coordinator service): each
-// registers once with where to reach it, what it has and which model file it mapped,
-// then heartbeats. The bring-up waits here until enough have joined.
+// registers with where to reach it, what it has and which model file it mapped, then
+// heartbeats. A bring-up takes the workers it needs from here; a worker whose group
+// failed registers again as a new worker.
 #pragma once
 
 #include <chrono>
@@ -18,6 +19,7 @@ struct RegisteredWorker {
   int id = 0;
   cluster::v1::RegisterRequest info;
   std::chrono::steady_clock::time_point last_heartbeat;
+  bool taken = false;  // by a bring-up
 };
 
 class WorkerRegistry final : public cluster::v1::Coordinator::Service {
@@ -29,10 +31,14 @@ class WorkerRegistry final : public cluster::v1::Coordinator::Service {
   // another file are refused at Register.
   explicit WorkerRegistry(std::string fingerprint) : fingerprint_(std::move(fingerprint)) {}
 
-  // The first n workers to register, in order; an error after `timeout` says how many came.
-  Expected<std::vector<RegisteredWorker>> WaitForWorkers(int n, std::chrono::milliseconds timeout);
-  // Workers whose last heartbeat is older than `silence`.
-  std::vector<int> SilentWorkers(std::chrono::milliseconds silence) const;
+  // Takes n workers not taken before whose heartbeats are fresh (within `fresh`), in the
+  // order they registered, waiting for them up to `timeout`; the error says how many came.
+  Expected<std::vector<RegisteredWorker>> TakeWorkers(int n, std::chrono::milliseconds timeout,
+                                                      std::chrono::milliseconds fresh = std::chrono::seconds(3));
+  // Whether worker `id`'s last heartbeat is older than `silence`.
+  bool Silent(int id, std::chrono::milliseconds silence) const;
+  // Workers ready to be taken (for status lines).
+  int available() const;
 
   grpc::Status Register(grpc::ServerContext* context, const cluster::v1::RegisterRequest* request,
                         cluster::v1::RegisterReply* reply) override;

@@ -27,6 +27,9 @@ class Collective {
   // send: [counts[rank()]] f32 on every rank; root's recv: [sum of counts] = each rank's
   // send in rank order. counts has size() entries, the same on every rank.
   virtual Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) = 0;
+  // Makes a call that waits for other ranks, and every later call, fail promptly; safe
+  // from any thread. For leaving a group whose other ranks are gone or have stopped.
+  virtual void Abort() = 0;
 };
 
 // One rank: every collective is the identity (Gather copies send to recv).
@@ -37,6 +40,7 @@ class SoloCollective final : public Collective {
   Status AllReduceSum(float*, int64_t) override { return Status::Ok(); }
   Status Broadcast(void*, uint64_t, int) override { return Status::Ok(); }
   Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) override;
+  void Abort() override {}
 };
 
 }  // namespace tandem

@@ -11,6 +11,10 @@ Status DeferredCollective::Attach(std::unique_ptr<Collective> group) {
   return Status::Ok();
 }
 
+void DeferredCollective::Abort() {
+  if (group_) group_->Abort();
+}
+
 Status DeferredCollective::NotAttached() const {
   return Status::Error("rank {} of {} has not joined its group yet", rank_, size_);
 }

@@ -1,6 +1,7 @@
 // A collective whose rank and size are known before its connections are: a worker loads
 // its shard (which needs both) first, and joins the group only when every rank is loaded.
 // Calls before Attach fail with an error; afterwards they go to the attached collective.
+// A group that broke can be replaced (Attach again) while the shard stays loaded.
 #pragma once
 
 #include <memory>
@@ -13,8 +14,10 @@ class DeferredCollective final : public Collective {
  public:
   DeferredCollective(int rank, int size) : rank_(rank), size_(size) {}
 
-  // `group` must have this rank and size.
+  // `group` must have this rank and size; it replaces an earlier one. Not while a call runs.
   Status Attach(std::unique_ptr<Collective> group);
+  // Drops the group (its connections close); later calls fail until the next Attach.
+  void Detach() { group_.reset(); }
   bool attached() const { return group_ != nullptr; }
 
   int rank() const override { return rank_; }
@@ -22,6 +25,7 @@ class DeferredCollective final : public Collective {
   Status AllReduceSum(float* data, int64_t n) override;
   Status Broadcast(void* data, uint64_t bytes, int root) override;
   Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) override;
+  void Abort() override;
 
  private:
   Status NotAttached() const;

@@ -49,6 +49,7 @@ class InProcessCollective final : public Collective {
   Status AllReduceSum(float* data, int64_t n) override;
   Status Broadcast(void* data, uint64_t bytes, int root) override;
   Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) override;
+  void Abort() override { group_->Abort(); }
 
  private:
   std::shared_ptr<InProcessGroup> group_;

@@ -73,7 +73,7 @@ Status UcxCollective::WireUp() {
       TANDEM_TRY(transfers_->PostRecv(peer, UcxTag(round, 0, peer), &theirs[peer], sizeof(Hello)));
       TANDEM_TRY(transfers_->PostSend(*endpoints_, peer, UcxTag(round, 0, rank_), &mine, sizeof(Hello)));
     }
-    TANDEM_TRY(transfers_->Wait(*endpoints_, worker_->options().timeout));
+    TANDEM_TRY(transfers_->Wait(*endpoints_, worker_->options().timeout, aborted_));
     for (int peer = 0; peer < size_; ++peer) {
       const Hello& h = theirs[peer];
       if (peer == rank_) continue;
@@ -88,15 +88,15 @@ Status UcxCollective::WireUp() {
 
 Status UcxCollective::Begin(uint64_t& sequence) {
   if (!broken_.ok()) {
-    return Status::Error("rank {}: the UCX group failed earlier and must be reconnected ({})", rank_,
-                         broken_.message());
+    return Status::Unavailable("rank {}: the UCX group failed earlier and must be reconnected ({})", rank_,
+                               broken_.message());
   }
   sequence = next_sequence_++;
   return Status::Ok();
 }
 
 Status UcxCollective::Finish(std::string_view what, uint64_t sequence) {
-  Status done = transfers_->Wait(*endpoints_, worker_->options().timeout);
+  Status done = transfers_->Wait(*endpoints_, worker_->options().timeout, aborted_);
   if (done.ok()) return done;
   return Break(done.WithContext(fmt::format("rank {}: {} #{}", rank_, what, sequence)));
 }

@@ -15,6 +15,7 @@
 // then broken (every later call fails at once) and must be rebuilt with new workers.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <span>
@@ -43,6 +44,7 @@ class UcxCollective final : public Collective {
   Status AllReduceSum(float* data, int64_t n) override;
   Status Broadcast(void* data, uint64_t bytes, int root) override;
   Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) override;
+  void Abort() override { aborted_ = true; }
 
  private:
   UcxCollective(std::unique_ptr<UcxWorker> worker, std::unique_ptr<UcxEndpoints> endpoints, int rank, int size);
@@ -61,6 +63,7 @@ class UcxCollective final : public Collective {
   const int size_;
   uint64_t next_sequence_ = 0;
   Status broken_;                           // ok while the group works
+  std::atomic<bool> aborted_{false};        // set by Abort, from any thread
   std::vector<std::vector<float>> inputs_;  // [size][n] peers' all-reduce inputs; grows, never shrinks
 };
 

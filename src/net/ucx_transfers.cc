@@ -85,7 +85,8 @@ int UcxTransfers::FirstPendingPeer() const {
   return -1;
 }
 
-Status UcxTransfers::Wait(const UcxEndpoints& peers, std::chrono::milliseconds timeout) {
+Status UcxTransfers::Wait(const UcxEndpoints& peers, std::chrono::milliseconds timeout,
+                          const std::atomic<bool>& abort) {
   const Clock::time_point start = Clock::now();
   for (int polls = 1;; ++polls) {
     ucp_worker_progress(worker_);
@@ -96,15 +97,16 @@ Status UcxTransfers::Wait(const UcxEndpoints& peers, std::chrono::milliseconds t
       return Status::Ok();
     }
     if (polls % kPollsPerCheck != 0) continue;
+    if (abort.load(std::memory_order_relaxed)) return Status::Unavailable("the group was aborted");
     for (const Transfer& t : in_flight_) {
       if (t.request != nullptr && peers.error(t.peer) != UCS_OK) {
-        return Status::Error("lost the connection to rank {}: UCX {} (the rank's process died or closed the group)",
+        return Status::Unavailable("lost the connection to rank {}: UCX {} (the rank's process died or closed the group)",
                              t.peer, ucs_status_string(peers.error(t.peer)));
       }
     }
     const Clock::duration waited = Clock::now() - start;
     if (waited >= timeout) {
-      return Status::Error(
+      return Status::Unavailable(
           "rank {} did not answer within {} ms (its process died, hangs, or called a different collective)",
           FirstPendingPeer(), timeout.count());
     }

@@ -6,6 +6,7 @@
 
 #include <ucp/api/ucp.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <vector>
@@ -26,8 +27,9 @@ class UcxTransfers {
   Status PostRecv(int peer, uint64_t tag, void* data, size_t bytes);
 
   // Progresses the worker until every posted message completed; fails at the first
-  // broken one, or when `timeout` has passed. After a failure call Abandon.
-  Status Wait(const UcxEndpoints& peers, std::chrono::milliseconds timeout);
+  // broken one, when `timeout` has passed, or soon after *abort turns true. After a
+  // failure call Abandon.
+  Status Wait(const UcxEndpoints& peers, std::chrono::milliseconds timeout, const std::atomic<bool>& abort);
 
   // After a failed Wait: cancels the receives and lets go of every request (sends to
   // live peers complete when the caller force-closes the endpoints).

@@ -28,6 +28,7 @@ std::string WithPort(const std::string& address, int port) {
 
 Expected<std::unique_ptr<WorkerNode>> WorkerNode::Start(const WorkerNodeOptions& options) {
   std::unique_ptr<WorkerNode> node(new WorkerNode());
+  node->options_ = options;
   TANDEM_ASSIGN_OR_RETURN(node->service_, WorkerService::Create(options.worker));
   grpc::ServerBuilder builder;
   int port = 0;
@@ -38,11 +39,12 @@ Expected<std::unique_ptr<WorkerNode>> WorkerNode::Start(const WorkerNodeOptions&
     return Status::Error("cannot listen on {}: give a free host:port with --listen", options.listen);
   }
   node->address_ = options.advertise.empty() ? WithPort(options.listen, port) : options.advertise;
-  TANDEM_TRY(node->Join(options));
+  TANDEM_TRY(node->Join());
   return node;
 }
 
-Status WorkerNode::Join(const WorkerNodeOptions& options) {
+Status WorkerNode::Join() {
+  const WorkerNodeOptions& options = options_;
   TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(options.worker.model_path));
   cluster::v1::RegisterRequest request;
   request.set_worker_address(address_);
@@ -79,8 +81,10 @@ Status WorkerNode::Join(const WorkerNodeOptions& options) {
   }
   worker_id_ = reply.worker_id();
   Log(Subsystem::kWorker).info("joined {} as worker {}; serving the worker service on {}", options.coordinator,
-                               worker_id_, address_);
-  heartbeat_ = std::thread([this, every = reply.heartbeat_ms()] { Heartbeats(std::chrono::milliseconds(every)); });
+                               worker_id_.load(), address_);
+  if (!heartbeat_.joinable()) {
+    heartbeat_ = std::thread([this, every = reply.heartbeat_ms()] { Heartbeats(std::chrono::milliseconds(every)); });
+  }
   return Status::Ok();
 }
 
@@ -100,11 +104,15 @@ void WorkerNode::Heartbeats(std::chrono::milliseconds every) {
   }
 }
 
-Status WorkerNode::Wait() {
-  service_->WaitUntilDone();
-  const std::string state = service_->state();
-  if (state == "stopped") return Status::Ok();
-  return Status::Error("worker {} {}: {}", worker_id_, state, service_->error());
+Status WorkerNode::Run() {
+  for (;;) {
+    service_->WaitUntilDone();
+    if (service_->state() == "stopped") return Status::Ok();
+    Log(Subsystem::kWorker).warn("worker {}: the group failed ({}); joining {} again", worker_id_.load(),
+                                 service_->error(), options_.coordinator);
+    if (Status st = service_->Reset(); !st.ok()) return st.WithContext(fmt::format("worker {}", worker_id_.load()));
+    TANDEM_TRY(Join());
+  }
 }
 
 WorkerNode::~WorkerNode() {

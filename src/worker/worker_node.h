@@ -1,6 +1,8 @@
 // Everything `tandem worker` runs: the Worker gRPC service on its own port, the join to
 // the coordinator (retried until it answers or the join timeout passes), and a heartbeat
-// thread. The process lives until the coordinator stops it or the group fails.
+// thread. When its group fails (another rank died, or the coordinator rebuilds the group)
+// the worker drops its shard and joins again as a fresh worker; it ends when the leader
+// shuts the group down, or when no coordinator takes it back within the join timeout.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -32,19 +34,21 @@ class WorkerNode {
 
   int worker_id() const { return worker_id_; }
   const std::string& address() const { return address_; }
-  // Blocks until the worker stopped or failed; Ok when it stopped.
-  Status Wait();
+  // Serves groups until the leader shuts one down (Ok) or rejoining fails (the error).
+  Status Run();
 
  private:
   WorkerNode() = default;
-  Status Join(const WorkerNodeOptions& options);
+  Status Join();
   void Heartbeats(std::chrono::milliseconds every);
+
+  WorkerNodeOptions options_;
 
   std::unique_ptr<WorkerService> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<cluster::v1::Coordinator::Stub> coordinator_;
   std::string address_;
-  int worker_id_ = 0;
+  std::atomic<int> worker_id_{0};
   std::atomic<bool> stopping_{false};
   std::thread heartbeat_;
 };

@@ -21,7 +21,21 @@ Expected<std::unique_ptr<WorkerService>> WorkerService::Create(const WorkerOptio
 }
 
 WorkerService::~WorkerService() {
+  if (collective_ != nullptr) collective_->Abort();
   if (follower_.joinable()) follower_.join();
+}
+
+tandem::Status WorkerService::Reset() {
+  if (follower_.joinable()) follower_.join();
+  engine_.reset();
+  collective_ = nullptr;
+  TANDEM_ASSIGN_OR_RETURN(ucx_, UcxWorker::Create(options_.ucx));
+  address_ = ucx_->address();
+  std::lock_guard lock(mu_);
+  state_ = "registered";
+  error_.clear();
+  done_ = false;
+  return tandem::Status::Ok();
 }
 
 std::string WorkerService::state() const {
@@ -122,11 +136,16 @@ grpc::Status WorkerService::Start(grpc::ServerContext*, const cluster::v1::Start
   return grpc::Status::OK;
 }
 
+// The coordinator is done with this worker's group. After the leader shut the group down
+// the worker has stopped already; otherwise (the group broke elsewhere, or was released
+// before it started) a running follower is aborted and the worker joins again.
 grpc::Status WorkerService::Stop(grpc::ServerContext*, const cluster::v1::StopRequest*, cluster::v1::StopReply*) {
-  // A running follower ends when the leader shuts the group down (or its collective
-  // fails); a worker that never started has nothing to wait for.
-  std::string s = state();
-  if (s != "running") SetState("stopped");
+  const std::string s = state();
+  if (s == "running" && collective_ != nullptr) {
+    collective_->Abort();
+  } else if (s == "registered" || s == "loaded") {
+    SetState("failed", "released by the coordinator");
+  }
   return grpc::Status::OK;
 }
 

@@ -36,6 +36,9 @@ class WorkerService final : public cluster::v1::Worker::Service {
   std::string error() const;  // why it failed
   // Blocks until the group is shut down, Stop is called or the worker failed.
   void WaitUntilDone();
+  // After a failure: drops the shard and the group, makes a new UCX worker (a new
+  // collective address) and goes back to "registered".
+  tandem::Status Reset();
 
   grpc::Status LoadShard(grpc::ServerContext* context, const cluster::v1::LoadShardRequest* request,
                          grpc::ServerWriter<cluster::v1::LoadProgress>* writer) override;

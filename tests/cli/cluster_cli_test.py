@@ -2,8 +2,10 @@
 """The cluster as separate processes on loopback: `tandem serve --nodes N` and N-1
 `tandem worker --join` processes talking gRPC (control) and UCX (activations), queried
 with `tandem generate`. For both architectures, 2 and 3 nodes, expert-TP and
-expert-parallel: 64 greedy tokens identical to one rank (`tandem run`). A worker with
-another model file is refused with a message; every process exits cleanly.
+expert-parallel: 64 greedy tokens identical to one rank (`tandem run`). A worker killed
+mid-stream: the client gets UNAVAILABLE within 2 s, the server stays up, a restarted
+worker rejoins and the next request succeeds. A worker with another model file is
+refused with a message; every process exits cleanly.
 
 usage: cluster_cli_test.py TANDEM
 """
@@ -90,6 +92,74 @@ def run_cluster(tandem, model, nodes, split, want):
                 w.kill()
 
 
+def killed_worker(tandem, model, want):
+    """3 nodes; worker 1 is killed while a long generation streams."""
+    serve = subprocess.Popen([tandem, "serve", "-m", model, "--nodes", "3", "--listen", "127.0.0.1:0", "--control",
+                              "127.0.0.1:0", "--ctx", "4096", "--ucx-tls", "tcp,self", "-t", "1", "--wait", "60"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    workers = []
+
+    def start_worker():
+        workers.append(subprocess.Popen([tandem, "worker", "--join", control.group(1), "-m", model, "-t", "1",
+                                         "--ucx-tls", "tcp,self"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+    try:
+        control = wait_for_line(serve, r"tandem worker --join (\S+)")
+        start_worker()
+        start_worker()
+        address = wait_for_line(serve, r"serving on (\S+)").group(1)
+        stream = subprocess.Popen([tandem, "generate", "--addr", address, "--tokens", PROMPT, "-n", "4000", "--temp",
+                                   "0"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)
+        killed_at = time.time()
+        workers[0].kill()
+        try:
+            stream.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            stream.kill()
+        took = time.time() - killed_at
+        err = stream.stderr.read()
+        if stream.returncode == 0 or "UNAVAILABLE" not in err:
+            failures.append(f"killed worker: the stream ended with {stream.returncode}, {err[-300:]!r}")
+        elif took > 2.0:
+            failures.append(f"killed worker: the client learned it after {took:.1f} s (more than 2 s)")
+        else:
+            print(f"killed worker: the client got UNAVAILABLE {took * 1000:.0f} ms after the kill")
+        start_worker()  # the restarted worker
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            g = subprocess.run([tandem, "generate", "--addr", address, "--tokens", PROMPT, "-n", str(N_TOKENS),
+                                "--temp", "0", "--print-ids"], capture_output=True, text=True, timeout=120)
+            if g.returncode == 0:
+                got = ids(g.stdout)
+                if got != want[:len(got)] or len(got) < len(want) - 1:
+                    failures.append(f"after the rejoin the tokens differ from one rank\n  {got}\n  {want}")
+                else:
+                    print(f"killed worker: rejoined after {time.time() - killed_at:.1f} s, tokens equal one rank's")
+                break
+            if "UNAVAILABLE" not in g.stderr:
+                failures.append(f"while rebuilding: {g.stderr[-300:]!r}")
+                break
+            time.sleep(0.5)
+        else:
+            failures.append("killed worker: the cluster did not serve again within 60 s of the restart")
+        if serve.poll() is not None:
+            failures.append(f"the server exited ({serve.returncode}) after a worker was killed")
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        try:
+            serve.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            failures.append("killed worker: serve did not stop on SIGTERM")
+            serve.kill()
+        for w in workers:
+            try:
+                w.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                failures.append("killed worker: a worker did not stop with the coordinator")
+                w.kill()
+
+
 def refused_worker(tandem, model, other):
     serve = subprocess.Popen([tandem, "serve", "-m", model, "--nodes", "2", "--listen", "127.0.0.1:0", "--control",
                               "127.0.0.1:0", "--wait", "20"],
@@ -120,6 +190,9 @@ def main():
             want = ids(one.stdout)
             for nodes, split in [(2, "tp"), (3, "tp"), (2, "ep")]:
                 run_cluster(tandem, model, nodes, split, want)
+        killed_worker(tandem, models["qwen3moe"], ids(subprocess.run(
+            [tandem, "run", "-m", models["qwen3moe"], "--tokens", PROMPT, "-n", str(N_TOKENS), "--temp", "0",
+             "--print-ids", "--ctx", "128", "-t", "1"], capture_output=True, text=True, check=True).stdout))
         refused_worker(tandem, models["qwen3moe"], models["minimax-m2"])
     for f in failures:
         print("FAIL:", f)
