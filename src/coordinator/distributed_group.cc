@@ -3,6 +3,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include "common/log.h"
+#include "common/system_info.h"
 #include "engine/cpu_backend.h"
 #include "engine/rank_loop.h"
 #include "net/ucx_collective.h"
@@ -25,16 +26,18 @@ Expected<std::unique_ptr<DistributedGroup>> DistributedGroup::BringUp(const std:
   g->n_workers_ = n_workers;
   const int n_ranks = n_workers + 1;
   TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(path));
+  const Tensor* embd = model.Find("token_embd.weight");
+  auto config = ReadModelConfig(model.metadata(), embd != nullptr ? static_cast<uint32_t>(embd->ne(1)) : 0);
+  if (!config.ok()) return config.status().WithContext(path);
   {
-    const Tensor* embd = model.Find("token_embd.weight");
-    auto config = ReadModelConfig(model.metadata(), embd != nullptr ? static_cast<uint32_t>(embd->ne(1)) : 0);
-    if (!config.ok()) return config.status().WithContext(path);
     auto weights = ModelWeights::Bind(model, *config);
     if (!weights.ok()) return weights.status().WithContext(path);
     auto planned = PlanShards(*config, *weights, n_ranks, options.moe_split);
     if (!planned.ok()) return planned.status().WithContext(path);
     g->planned_ = std::move(planned).value();
   }
+  TANDEM_TRY(CheckShardFits(g->planned_, config->shape, 0, options.engine.n_ctx, options.engine.kv_storage,
+                            AvailableMemoryBytes(), HostName() + " (rank 0, this process)"));
   auto collective = std::make_unique<DeferredCollective>(0, n_ranks);
   g->collective_ = collective.get();
   CpuBackendOptions cpu;
@@ -57,6 +60,19 @@ Status DistributedGroup::Connect(std::vector<RegisteredWorker> workers) {
   for (const RegisteredWorker& w : workers_) {
     auto channel = grpc::CreateChannel(w.info.worker_address(), grpc::InsecureChannelCredentials());
     stubs_.push_back(cluster::v1::Worker::NewStub(channel));
+  }
+  // Every worker must hold its shard: weights plus KV cache within the memory it reported.
+  const ModelShape& s = leader_->config().shape;
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    const cluster::v1::RegisterRequest& info = workers_[i].info;
+    TANDEM_TRY(CheckShardFits(planned_, s, static_cast<int>(i) + 1, options_.engine.n_ctx, options_.engine.kv_storage,
+                              info.memory_bytes(), fmt::format("{} ({})", info.host(), info.worker_address())));
+  }
+  std::vector<RankNode> nodes = {RankNode{HostName(), std::string(leader_->backend().name()), AvailableMemoryBytes()}};
+  for (const RegisteredWorker& w : workers_) nodes.push_back({w.info.host(), w.info.backend(), w.info.memory_bytes()});
+  {
+    std::lock_guard lock(state_mu_);
+    nodes_ = std::move(nodes);
   }
   std::vector<Status> loaded(workers_.size());
   std::vector<std::thread> loaders;
@@ -123,6 +139,11 @@ Status DistributedGroup::StartAll(std::unique_ptr<UcxWorker> own) {
   if (!group.ok()) return group.status().WithContext("rank 0: joining the group");
   std::lock_guard lock(request_mu_);
   return collective_->Attach(std::move(group).value());
+}
+
+std::vector<RankNode> DistributedGroup::nodes() const {
+  std::lock_guard lock(state_mu_);
+  return nodes_;
 }
 
 bool DistributedGroup::serving(std::string& why) const {

@@ -50,6 +50,7 @@ class DistributedGroup final : public RankGroup {
   Engine& leader() override { return *leader_; }
   const PlannedShards& planned() const override { return planned_; }
   std::string collective_name() const override { return "ucx"; }
+  std::vector<RankNode> nodes() const override;
   bool serving(std::string& why) const override;
 
  private:
@@ -75,6 +76,7 @@ class DistributedGroup final : public RankGroup {
 
   std::mutex request_mu_;  // held by a request, and by the keeper while it swaps groups
   std::vector<RegisteredWorker> workers_;  // worker i is rank i + 1
+  std::vector<RankNode> nodes_;            // [ranks] of the group as last connected
   std::vector<std::unique_ptr<cluster::v1::Worker::Stub>> stubs_;
 
   mutable std::mutex state_mu_;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "common/status.h"
+#include "common/system_info.h"
 #include "coordinator/rank_group.h"
 #include "net/in_process_collective.h"
 
@@ -25,6 +26,10 @@ class LocalCluster final : public RankGroup {
   int size() const { return static_cast<int>(engines_.size()); }
   const PlannedShards& planned() const override { return planned_; }
   std::string collective_name() const override { return "in-process"; }
+  std::vector<RankNode> nodes() const override {
+    return std::vector<RankNode>(engines_.size(), RankNode{HostName(), std::string(engines_[0]->backend().name()),
+                                                           AvailableMemoryBytes()});
+  }
   Engine& rank(int r) { return *engines_[r]; }
   Engine& leader() override { return *engines_[0]; }
 

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <span>
 #include <string>
+#include <vector>
 
 #include "common/status.h"
 #include "coordinator/shard_planner.h"
@@ -13,6 +14,13 @@
 #include "engine/generate.h"
 
 namespace tandem {
+
+// Where a rank runs.
+struct RankNode {
+  std::string host;
+  std::string backend;        // cpu, cuda
+  uint64_t memory_bytes = 0;  // available to it when it loaded
+};
 
 class RankGroup {
  public:
@@ -27,6 +35,7 @@ class RankGroup {
   virtual Engine& leader() = 0;
   virtual const PlannedShards& planned() const = 0;
   virtual std::string collective_name() const = 0;  // "in-process", "ucx", ...
+  virtual std::vector<RankNode> nodes() const = 0;   // [ranks]
   // Whether requests can run now, and a line for people saying why not.
   virtual bool serving(std::string& why) const {
     why = "serving";

@@ -1,7 +1,5 @@
 #include "coordinator/served_model.h"
 
-#include <unistd.h>
-
 #include <algorithm>
 #include <chrono>
 #include <random>
@@ -9,26 +7,6 @@
 #include <fmt/format.h>
 
 namespace tandem {
-namespace {
-
-std::string HostName() {
-  char name[256] = {};
-  if (gethostname(name, sizeof(name) - 1) != 0) return "localhost";
-  return name;
-}
-
-uint64_t PhysicalMemory() {
-  const long pages = sysconf(_SC_PHYS_PAGES), page = sysconf(_SC_PAGE_SIZE);
-  return pages > 0 && page > 0 ? static_cast<uint64_t>(pages) * static_cast<uint64_t>(page) : 0;
-}
-
-std::string ShardText(const Shard& p, const ModelShape& s) {
-  return fmt::format("KV heads {}-{} (q heads {}), FFN rows {}-{} of {}, vocab {}-{}", p.kv_head_begin,
-                     p.kv_head_begin + p.n_kv_head - 1, p.n_head(s), p.ff_begin, p.ff_begin + p.n_ff - 1, s.n_ff_exp,
-                     p.vocab_begin, p.vocab_begin + p.n_vocab - 1);
-}
-
-}  // namespace
 
 ServedModel::ServedModel(std::unique_ptr<RankGroup> ranks, Tokenizer tokenizer, ChatFormat format,
                          std::string model_path)
@@ -143,24 +121,25 @@ std::vector<ServedNode> ServedModel::Nodes() {
   const PlannedShards& planned = ranks_->planned();
   Engine& leader = ranks_->leader();
   const ModelShape& s = leader.config().shape;
-  // Every rank's KV cache holds its own KV heads for the same positions.
-  const int64_t leader_heads = std::max<int64_t>(1, leader.shard().n_kv_head);
-  const std::string host = HostName();
+  const std::vector<RankNode> where = ranks_->nodes();
   std::vector<ServedNode> nodes;
   for (size_t r = 0; r < planned.plan.size(); ++r) {
     const Shard& shard = planned.plan[r];
     ServedNode n;
     n.rank = static_cast<int>(r);
-    n.host = host;
-    n.backend = std::string(leader.backend().name());
-    n.memory_bytes = PhysicalMemory();
+    if (r < where.size()) {
+      n.host = where[r].host;
+      n.backend = where[r].backend;
+      n.memory_bytes = where[r].memory_bytes;
+    }
     if (r < planned.loads.size()) {
       n.weight_bytes = planned.loads[r].weight_bytes;
       n.token_bytes = planned.loads[r].token_bytes;
     }
-    n.kv_bytes = leader.backend().kv_bytes() / static_cast<uint64_t>(leader_heads) *
+    // Every rank's KV cache holds its own KV heads for the same positions.
+    n.kv_bytes = leader.backend().kv_bytes() / static_cast<uint64_t>(std::max<int64_t>(1, leader.shard().n_kv_head)) *
                  static_cast<uint64_t>(shard.n_kv_head);
-    n.shard = ShardText(shard, s);
+    n.shard = ShardSummary(shard, s);
     nodes.push_back(std::move(n));
   }
   return nodes;

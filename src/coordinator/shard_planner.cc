@@ -205,6 +205,40 @@ Expected<RankLoad> MeasureShard(const ModelConfig& config, const ModelWeights& f
   return load;
 }
 
+std::string ShardSummary(const Shard& p, const ModelShape& s) {
+  const bool ep = p.n_expert < static_cast<int64_t>(s.n_expert);
+  const std::string moe = ep ? fmt::format("experts {}-{} of {}", p.expert_begin, p.expert_begin + p.n_expert - 1,
+                                           s.n_expert)
+                             : fmt::format("FFN rows {}-{} of {}", p.ff_begin, p.ff_begin + p.n_ff - 1, s.n_ff_exp);
+  return fmt::format("KV heads {}-{} (q heads {}), {}, vocab {}-{}", p.kv_head_begin,
+                     p.kv_head_begin + p.n_kv_head - 1, p.n_head(s), moe, p.vocab_begin,
+                     p.vocab_begin + p.n_vocab - 1);
+}
+
+uint64_t KvCacheBytes(const ModelShape& s, const Shard& shard, int64_t n_ctx, KvStorage storage) {
+  const uint64_t elem = storage == KvStorage::kF32 ? 4 : 2;
+  return 2 * static_cast<uint64_t>(s.n_layer) * static_cast<uint64_t>(n_ctx) *
+         static_cast<uint64_t>(shard.n_kv_head) * static_cast<uint64_t>(s.head_dim) * elem;
+}
+
+Status CheckShardFits(const PlannedShards& planned, const ModelShape& s, int rank, int64_t n_ctx, KvStorage storage,
+                      uint64_t memory_bytes, std::string_view node) {
+  const Shard& shard = planned.plan[rank];
+  const uint64_t weights = planned.loads[rank].weight_bytes;
+  const uint64_t kv = KvCacheBytes(s, shard, n_ctx, storage);
+  if (weights + kv <= memory_bytes) return Status::Ok();
+  const uint64_t left = memory_bytes > weights ? memory_bytes - weights : 0;
+  const uint64_t per_position = kv / static_cast<uint64_t>(std::max<int64_t>(1, n_ctx));
+  const int64_t ctx_that_fits = per_position > 0 ? static_cast<int64_t>(left / per_position) : 0;
+  return Status::Error(
+      "rank {} on {} needs {} for its weights and {} for a KV cache of {} positions, but {} is available: {}",
+      rank, node, Gib(static_cast<double>(weights)), Gib(static_cast<double>(kv)), n_ctx,
+      Gib(static_cast<double>(memory_bytes)),
+      weights < memory_bytes && ctx_that_fits > 0
+          ? fmt::format("use a context of at most {} positions (--ctx), or more nodes", ctx_that_fits)
+          : std::string("its weights alone do not fit: use more nodes or a smaller quantization"));
+}
+
 std::string DescribePlan(const ModelConfig& config, const PlannedShards& planned, uint64_t whole_token_bytes) {
   const ModelShape& s = config.shape;
   const bool ep = planned.split == MoeSplit::kExpertParallel;
@@ -216,14 +250,9 @@ std::string DescribePlan(const ModelConfig& config, const PlannedShards& planned
   for (size_t r = 0; r < planned.plan.size(); ++r) {
     const Shard& p = planned.plan[r];
     const RankLoad& l = planned.loads[r];
-    const std::string moe = ep ? fmt::format("experts {}-{} of {}", p.expert_begin, p.expert_begin + p.n_expert - 1,
-                                             s.n_expert)
-                               : fmt::format("FFN rows {}-{} of {}", p.ff_begin, p.ff_begin + p.n_ff - 1, s.n_ff_exp);
-    out += fmt::format(
-        "  rank {}: KV heads {}-{} (q heads {}), {}, vocab {}-{}; weights {}, bytes per token {}{} ({} replicated)\n",
-        r, p.kv_head_begin, p.kv_head_begin + p.n_kv_head - 1, p.n_head(s), moe, p.vocab_begin,
-        p.vocab_begin + p.n_vocab - 1, Gib(static_cast<double>(l.weight_bytes)), ep ? "~" : "", Gib(l.token_bytes),
-        Gib(static_cast<double>(l.replicated_token_bytes)));
+    out += fmt::format("  rank {}: {}; weights {}, bytes per token {}{} ({} replicated)\n", r, ShardSummary(p, s),
+                       Gib(static_cast<double>(l.weight_bytes)), ep ? "~" : "", Gib(l.token_bytes),
+                       Gib(static_cast<double>(l.replicated_token_bytes)));
   }
   out += fmt::format(
       "  per token the ranks wait for the slowest at each layer: {}{} (plus replicated), {:.0f}% of one rank "

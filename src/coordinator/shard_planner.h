@@ -18,6 +18,7 @@
 
 #include "common/status.h"
 #include "engine/model_weights.h"
+#include "kernels/cpu/attention.h"
 #include "engine/shard.h"
 #include "model/hparams.h"
 
@@ -47,6 +48,18 @@ Expected<PlannedShards> PlanShards(const ModelConfig& config, const ModelWeights
 
 // What `shard` holds and reads of the model `weights` (the whole model's).
 Expected<RankLoad> MeasureShard(const ModelConfig& config, const ModelWeights& weights, const Shard& shard);
+
+// "KV heads 0-3 (q heads 24), FFN rows 0-767 of 1536, vocab 0-100031" (or "experts 0-127 of 256").
+std::string ShardSummary(const Shard& shard, const ModelShape& shape);
+
+// Bytes of `shard`'s KV cache for n_ctx positions.
+uint64_t KvCacheBytes(const ModelShape& shape, const Shard& shard, int64_t n_ctx, KvStorage storage);
+
+// Whether rank `rank` of the plan fits in `memory_bytes` on `node` (its weights plus its
+// KV cache); the error says what does not fit and how to make it: a shorter context,
+// more nodes, or a smaller quantization.
+Status CheckShardFits(const PlannedShards& planned, const ModelShape& shape, int rank, int64_t n_ctx,
+                      KvStorage storage, uint64_t memory_bytes, std::string_view node);
 
 // The plan as text: one line per rank with its heads, experts or FFN rows, vocab rows,
 // weights held and bytes read per token, then the step against one rank's whole model.

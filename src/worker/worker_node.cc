@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "common/log.h"
+#include "common/system_info.h"
 #include "model/gguf_model.h"
 #include "model/model_fingerprint.h"
 
@@ -12,12 +13,6 @@ namespace tandem {
 namespace {
 
 constexpr int kProtocolVersion = 1;  // WorkerRegistry::kProtocolVersion
-
-std::string HostName() {
-  char name[256] = {};
-  gethostname(name, sizeof(name) - 1);
-  return name;
-}
 
 // "host:port" with the port replaced.
 std::string WithPort(const std::string& address, int port) {
@@ -50,6 +45,7 @@ Status WorkerNode::Join() {
   request.set_worker_address(address_);
   request.set_host(HostName());
   request.set_backend("cpu");
+  request.set_memory_bytes(AvailableMemoryBytes());
   request.set_protocol_version(kProtocolVersion);
   request.mutable_model()->set_path(options.worker.model_path);
   request.mutable_model()->set_file_bytes(model.file_bytes());
