@@ -332,6 +332,41 @@ TEST_F(ApiServiceTest, AWaitingRequestHonoursItsDeadline) {
   EXPECT_TRUE(Record(client(), GreedyRequest(2)).outcome.ok());
 }
 
+// Waiting requests take their turns in arrival order, skipping one that gave up.
+TEST_F(ApiServiceTest, WaitingRequestsAreServedInArrivalOrder) {
+  std::atomic<bool> release{false};
+  std::thread holder([&] {
+    client().Generate(GreedyRequest(400), milliseconds(30000),
+                      [&](const v1::GenerateReply::Delta&) { return !release.load(); });
+  });
+  for (int i = 0; i < 10000 && !model().busy(); ++i) std::this_thread::sleep_for(milliseconds(1));
+  ASSERT_TRUE(model().busy());
+  std::mutex mu;
+  std::vector<int> started;  // request numbers in the order their first delta came
+  auto request = [&](int number, milliseconds timeout) {
+    bool first = true;
+    client().Generate(GreedyRequest(2), timeout, [&](const v1::GenerateReply::Delta&) {
+      if (first) {
+        std::lock_guard lock(mu);
+        started.push_back(number);
+        first = false;
+      }
+      return true;
+    });
+  };
+  std::vector<std::thread> queued;
+  for (int number = 1; number <= 4; ++number) {
+    // Request 2 gives up while it waits; the others wait as long as it takes.
+    queued.emplace_back(request, number, number == 2 ? milliseconds(100) : milliseconds(30000));
+    for (int i = 0; i < 1000 && model().waiting() < number; ++i) std::this_thread::sleep_for(milliseconds(1));
+  }
+  std::this_thread::sleep_for(milliseconds(300));  // request 2's deadline passes in the queue
+  release = true;
+  holder.join();
+  for (auto& t : queued) t.join();
+  EXPECT_EQ(started, (std::vector<int>{1, 3, 4}));
+}
+
 TEST_F(ApiServiceTest, TokenizeEqualsTheTokenizer) {
   for (bool plain : {false, true}) {
     v1::TokenizeRequest request;

@@ -67,10 +67,12 @@ Status ServedModel::Check(const CompletionRequest& request) {
 
 bool ServedModel::AcquireTurn(const std::function<bool()>& abandoned) {
   std::unique_lock lock(turn_mutex_);
+  const uint64_t ticket = next_ticket_++;
   ++waiting_;
-  while (busy_.load()) {
+  while (serving_ticket_ != ticket) {
     if (abandoned && abandoned()) {
       --waiting_;
+      abandoned_.insert(ticket);
       return false;
     }
     // gRPC cancellation signals no condition variable: look again every few ms.
@@ -85,6 +87,8 @@ void ServedModel::ReleaseTurn() {
   {
     std::lock_guard lock(turn_mutex_);
     busy_ = false;
+    ++serving_ticket_;
+    while (abandoned_.erase(serving_ticket_) > 0) ++serving_ticket_;
   }
   turn_free_.notify_all();
 }

@@ -9,6 +9,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -91,8 +92,13 @@ class ServedModel {
   ChatFormat chat_format_;
   std::string model_path_;
 
+  // Turns go in arrival order: each request draws a ticket; the ticket being served
+  // advances past requests that gave up while waiting.
   std::mutex turn_mutex_;
   std::condition_variable turn_free_;
+  uint64_t next_ticket_ = 0;     // the next arrival's
+  uint64_t serving_ticket_ = 0;  // whose turn it is
+  std::set<uint64_t> abandoned_;  // tickets whose requests left the queue
   std::atomic<bool> busy_{false};
   std::atomic<int> waiting_{0};
 
