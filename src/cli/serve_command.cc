@@ -13,7 +13,6 @@
 #include "coordinator/control_plane.h"
 #include "coordinator/distributed_group.h"
 #include "coordinator/local_cluster.h"
-#include "model/model_fingerprint.h"
 #include "coordinator/served_model.h"
 
 namespace tandem::cli {
@@ -51,8 +50,7 @@ Expected<std::unique_ptr<RankGroup>> BuildRankGroup(const ServeArgs& a, std::uni
                             LocalCluster::Load(a.model, a.ranks, EngineOptionsOf(a), split));
     return std::unique_ptr<RankGroup>(std::move(cluster));
   }
-  TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(a.model));
-  TANDEM_ASSIGN_OR_RETURN(control, ControlPlane::Start(a.control, ModelFingerprint(model)));
+  TANDEM_ASSIGN_OR_RETURN(control, ControlPlane::Start(a.control, a.model));
   const int n_workers = a.nodes - 1;
   fmt::print("waiting for {} worker(s) at {}: on each node run\n  tandem worker --join {} -m {}\n", n_workers,
              control->address(), control->address(), a.model);

@@ -2,16 +2,22 @@
 
 #include <chrono>
 
+#include "model/model_fingerprint.h"
+
 namespace tandem {
 
-Expected<std::unique_ptr<ControlPlane>> ControlPlane::Start(const std::string& listen, std::string fingerprint) {
+Expected<std::unique_ptr<ControlPlane>> ControlPlane::Start(const std::string& listen,
+                                                          const std::string& model_path) {
   std::unique_ptr<ControlPlane> c(new ControlPlane());
-  c->registry_ = std::make_unique<WorkerRegistry>(std::move(fingerprint));
+  TANDEM_ASSIGN_OR_RETURN(c->model_, GgufModel::Open(model_path));
+  c->source_ = std::make_unique<ModelSource>(c->model_);
+  c->registry_ = std::make_unique<WorkerRegistry>(ModelFingerprint(c->model_));
   grpc::ServerBuilder builder;
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);  // a port in use is an error, not shared
   int port = 0;
   builder.AddListeningPort(listen, grpc::InsecureServerCredentials(), &port);
   builder.RegisterService(c->registry_.get());
+  builder.RegisterService(c->source_.get());
   c->server_ = builder.BuildAndStart();
   if (!c->server_ || port == 0) {
     return Status::Error("cannot listen for workers on {}: give a free HOST:PORT with --control", listen);

@@ -1,6 +1,7 @@
-// The coordinator's side of the control plane: the worker registry served on its own
-// gRPC port (--control), where `tandem worker --join` registers and heartbeats. It lives
-// as long as the served model.
+// The coordinator's side of the control plane, served on its own gRPC port (--control):
+// the worker registry, where `tandem worker --join` registers and heartbeats, and the
+// model source, from which a worker without the file fetches its shard. It lives as long
+// as the served model.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -9,14 +10,15 @@
 #include <string>
 
 #include "common/status.h"
+#include "coordinator/model_source.h"
 #include "coordinator/worker_registry.h"
 
 namespace tandem {
 
 class ControlPlane {
  public:
-  // listen: HOST:PORT (port 0 picks one); fingerprint: the served model's.
-  static Expected<std::unique_ptr<ControlPlane>> Start(const std::string& listen, std::string fingerprint);
+  // listen: HOST:PORT (port 0 picks one); model_path: the served model.
+  static Expected<std::unique_ptr<ControlPlane>> Start(const std::string& listen, const std::string& model_path);
   ~ControlPlane();
 
   const std::string& address() const { return address_; }  // with the port bound
@@ -25,6 +27,8 @@ class ControlPlane {
  private:
   ControlPlane() = default;
 
+  GgufModel model_;
+  std::unique_ptr<ModelSource> source_;
   std::unique_ptr<WorkerRegistry> registry_;
   std::unique_ptr<grpc::Server> server_;
   std::string address_;

@@ -56,7 +56,7 @@ grpc::Status WorkerRegistry::Register(grpc::ServerContext* context, const cluste
                                     "build on every node",
                                     request->protocol_version(), kProtocolVersion));
   }
-  if (request->model().fingerprint() != fingerprint_) {
+  if (!request->model().missing() && request->model().fingerprint() != fingerprint_) {
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION,
                         fmt::format("worker {} mapped {} ({}), the coordinator serves another model ({}): give "
                                     "every node the same GGUF file",

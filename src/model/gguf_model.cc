@@ -124,7 +124,10 @@ Expected<GgufModel> GgufModel::Open(const std::string& path) {
   }
   model.version_ = parts[0].gguf.version;
   model.metadata_ = std::move(parts[0].gguf.metadata);
-  for (Part& part : parts) model.files_.push_back(std::move(part.file));
+  for (Part& part : parts) {
+    model.files_.push_back(std::move(part.file));
+    model.data_offsets_.push_back(part.gguf.data_offset);
+  }
   Log(Subsystem::kGguf)
       .debug("opened {}: {} parts, {} tensors, {} metadata keys", path, model.files_.size(), model.tensors_.size(),
              model.metadata_.entries().size());

@@ -36,6 +36,9 @@ class GgufModel {
   const Tensor* Find(std::string_view name) const;
   Expected<const Tensor*> Get(std::string_view name) const;  // error names the tensor and file
   size_t part_count() const { return files_.size(); }
+  // Part p's file as mapped, and where its tensor data begins (the header is before).
+  const MappedFile& part(size_t p) const { return files_[p]; }
+  uint64_t part_data_offset(size_t p) const { return data_offsets_[p]; }
   uint64_t file_bytes() const;  // all parts
   uint32_t version() const { return version_; }
   // general.architecture, or "" when absent.
@@ -45,6 +48,7 @@ class GgufModel {
   std::string path_;
   uint32_t version_ = 3;
   std::vector<MappedFile> files_;
+  std::vector<uint64_t> data_offsets_;  // [parts]
   GgufMetadata metadata_;
   std::vector<Tensor> tensors_;
   std::unordered_map<std::string, size_t> index_;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "common/log.h"
 #include "common/system_info.h"
@@ -24,7 +25,8 @@ std::string WithPort(const std::string& address, int port) {
 Expected<std::unique_ptr<WorkerNode>> WorkerNode::Start(const WorkerNodeOptions& options) {
   std::unique_ptr<WorkerNode> node(new WorkerNode());
   node->options_ = options;
-  TANDEM_ASSIGN_OR_RETURN(node->service_, WorkerService::Create(options.worker));
+  node->options_.worker.coordinator = options.coordinator;
+  TANDEM_ASSIGN_OR_RETURN(node->service_, WorkerService::Create(node->options_.worker));
   grpc::ServerBuilder builder;
   int port = 0;
   builder.AddListeningPort(options.listen, grpc::InsecureServerCredentials(), &port);
@@ -40,7 +42,6 @@ Expected<std::unique_ptr<WorkerNode>> WorkerNode::Start(const WorkerNodeOptions&
 
 Status WorkerNode::Join() {
   const WorkerNodeOptions& options = options_;
-  TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(options.worker.model_path));
   cluster::v1::RegisterRequest request;
   request.set_worker_address(address_);
   request.set_host(HostName());
@@ -48,8 +49,13 @@ Status WorkerNode::Join() {
   request.set_memory_bytes(AvailableMemoryBytes());
   request.set_protocol_version(kProtocolVersion);
   request.mutable_model()->set_path(options.worker.model_path);
-  request.mutable_model()->set_file_bytes(model.file_bytes());
-  request.mutable_model()->set_fingerprint(ModelFingerprint(model));
+  if (std::filesystem::exists(options.worker.model_path)) {
+    TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(options.worker.model_path));
+    request.mutable_model()->set_file_bytes(model.file_bytes());
+    request.mutable_model()->set_fingerprint(ModelFingerprint(model));
+  } else {
+    request.mutable_model()->set_missing(true);  // its shard will come from the coordinator
+  }
   const std::vector<uint8_t>& ucx = service_->collective_address();
   request.set_collective_address(std::string(ucx.begin(), ucx.end()));
 

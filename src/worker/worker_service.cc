@@ -1,9 +1,15 @@
 #include "worker/worker_service.h"
 
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
+#include <filesystem>
+
 #include "common/log.h"
 #include "engine/cpu_backend.h"
 #include "engine/rank_loop.h"
 #include "net/ucx_collective.h"
+#include "worker/model_fetch.h"
 #include "worker/shard_proto.h"
 
 namespace tandem {
@@ -15,6 +21,7 @@ grpc::Status Refuse(grpc::StatusCode code, const tandem::Status& st) { return gr
 
 Expected<std::unique_ptr<WorkerService>> WorkerService::Create(const WorkerOptions& options) {
   std::unique_ptr<WorkerService> w(new WorkerService(options));
+  w->model_path_ = options.model_path;
   TANDEM_ASSIGN_OR_RETURN(w->ucx_, UcxWorker::Create(options.ucx));
   w->address_ = w->ucx_->address();
   return w;
@@ -70,9 +77,6 @@ grpc::Status WorkerService::LoadShard(grpc::ServerContext*, const cluster::v1::L
     return grpc::Status(grpc::StatusCode::FAILED_PRECONDITION, "this worker already loaded a shard: restart it");
   }
   SetState("loading");
-  cluster::v1::LoadProgress progress;
-  progress.set_message("opening " + options_.model_path);
-  writer->Write(progress);
   auto fail = [&](const tandem::Status& st) {
     SetState("failed", st.message());
     cluster::v1::LoadProgress failed;
@@ -86,7 +90,7 @@ grpc::Status WorkerService::LoadShard(grpc::ServerContext*, const cluster::v1::L
   if (rank < 1 || rank >= static_cast<int>(plan->size())) {
     return fail(tandem::Status::Error("rank {} is not a worker rank of a {}-rank plan", rank, plan->size()));
   }
-  auto model = GgufModel::Open(options_.model_path);
+  auto model = OpenModel(*plan, rank, writer);
   if (!model.ok()) return fail(model.status());
   EngineOptions options;
   options.n_ctx = request->context_length();
@@ -97,7 +101,7 @@ grpc::Status WorkerService::LoadShard(grpc::ServerContext*, const cluster::v1::L
   collective_ = collective.get();
   auto engine = Engine::Create(std::move(model).value(), std::make_unique<CpuBackend>(cpu), std::move(collective),
                                *plan, options);
-  if (!engine.ok()) return fail(engine.status().WithContext(options_.model_path));
+  if (!engine.ok()) return fail(engine.status().WithContext(model_path_));
   engine_ = std::move(engine).value();
   SetState("loaded");
   cluster::v1::LoadProgress done;
@@ -106,6 +110,44 @@ grpc::Status WorkerService::LoadShard(grpc::ServerContext*, const cluster::v1::L
   done.set_message(fmt::format("rank {} loaded", rank));
   writer->Write(done);
   return grpc::Status::OK;
+}
+
+Expected<GgufModel> WorkerService::OpenModel(const ShardPlan& plan, int rank,
+                                            grpc::ServerWriter<cluster::v1::LoadProgress>* writer) {
+  auto say = [writer](std::string message, double fraction) {
+    cluster::v1::LoadProgress progress;
+    progress.set_message(std::move(message));
+    progress.set_fraction(fraction);
+    writer->Write(progress);
+  };
+  const bool missing = !std::filesystem::exists(model_path_);
+  if (!missing && !IsPartialCopy(model_path_)) {
+    say("opening " + model_path_, 0);
+    return GgufModel::Open(model_path_);
+  }
+  auto source = cluster::v1::ModelSource::NewStub(
+      grpc::CreateChannel(options_.coordinator, grpc::InsecureChannelCredentials()));
+  if (missing) {
+    say(fmt::format("no model at {}: fetching its headers from the coordinator", model_path_), 0);
+    TANDEM_ASSIGN_OR_RETURN(model_path_, FetchModelHeaders(*source, model_path_));
+  }
+  std::vector<FileRange> want;
+  {
+    TANDEM_ASSIGN_OR_RETURN(GgufModel headers, GgufModel::Open(model_path_));
+    const Tensor* embd = headers.Find("token_embd.weight");
+    TANDEM_ASSIGN_OR_RETURN(
+        ModelConfig config, ReadModelConfig(headers.metadata(), embd != nullptr ? static_cast<uint32_t>(embd->ne(1)) : 0));
+    TANDEM_ASSIGN_OR_RETURN(want, ShardFileRanges(headers, config, plan[rank]));
+  }  // unmapped before the copy is written
+  say(fmt::format("fetching rank {}'s part of the model into {}", rank, model_path_), 0);
+  int last_percent = -1;
+  TANDEM_TRY(FetchModelRanges(*source, model_path_, want, [&](uint64_t done, uint64_t all) {
+    const int percent = all > 0 ? static_cast<int>(100 * done / all) : 100;
+    if (percent / 10 == last_percent / 10) return;
+    last_percent = percent;
+    say(fmt::format("fetched {}% of {:.1f} MiB", percent, all / 1048576.0), done / std::max(1.0, double(all)));
+  }));
+  return GgufModel::Open(model_path_);
 }
 
 grpc::Status WorkerService::Start(grpc::ServerContext*, const cluster::v1::StartRequest* request,

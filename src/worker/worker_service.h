@@ -13,13 +13,15 @@
 
 #include "cluster.grpc.pb.h"
 #include "engine/engine.h"
+#include "engine/shard.h"
 #include "net/deferred_collective.h"
 #include "net/ucx_worker.h"
 
 namespace tandem {
 
 struct WorkerOptions {
-  std::string model_path;
+  std::string model_path;   // the model, or where to put a copy fetched from the coordinator
+  std::string coordinator;  // HOST:PORT of its control plane (the model source)
   int n_threads = 0;  // 0: all cores
   UcxOptions ucx;
 };
@@ -52,8 +54,12 @@ class WorkerService final : public cluster::v1::Worker::Service {
  private:
   explicit WorkerService(const WorkerOptions& options) : options_(options) {}
   void SetState(std::string state, std::string error = "");
+  // The model at model_path_: fetched from the coordinator (headers, then this shard's
+  // ranges) when there is no copy or only a partial one.
+  Expected<GgufModel> OpenModel(const ShardPlan& plan, int rank, grpc::ServerWriter<cluster::v1::LoadProgress>* writer);
 
   WorkerOptions options_;
+  std::string model_path_;  // the first part of the model it runs (a fetched split copy has the source's names)
   std::unique_ptr<UcxWorker> ucx_;  // until Start hands it to the group
   std::vector<uint8_t> address_;
   std::unique_ptr<Engine> engine_;

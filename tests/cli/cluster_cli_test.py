@@ -2,7 +2,9 @@
 """The cluster as separate processes on loopback: `tandem serve --nodes N` and N-1
 `tandem worker --join` processes talking gRPC (control) and UCX (activations), queried
 with `tandem generate`. For both architectures, 2 and 3 nodes, expert-TP and
-expert-parallel: 64 greedy tokens identical to one rank (`tandem run`). A worker killed
+expert-parallel: 64 greedy tokens identical to one rank (`tandem run`); also with a worker
+that has no copy of the model and fetches its shard from the coordinator into a sparse
+file. A worker killed
 mid-stream: the client gets UNAVAILABLE within 2 s, the server stays up, a restarted
 worker rejoins and the next request succeeds. A worker with another model file is
 refused with a message; every process exits cleanly.
@@ -43,8 +45,9 @@ def ids(text):
     return [int(t) for t in text.split()]
 
 
-def run_cluster(tandem, model, nodes, split, want):
-    name = f"{Path(model).stem} on {nodes} nodes, --moe-split {split}"
+def run_cluster(tandem, model, nodes, split, want, fetch_to=None):
+    """fetch_to: the last worker's model path, where it has no copy."""
+    name = f"{Path(model).stem} on {nodes} nodes, --moe-split {split}" + (", one worker fetching" if fetch_to else "")
     serve = subprocess.Popen([tandem, "serve", "-m", model, "--nodes", str(nodes), "--listen", "127.0.0.1:0",
                               "--control", "127.0.0.1:0", "--ctx", "128", "--moe-split", split, "--ucx-tls",
                               "tcp,self", "-t", "1", "--wait", "60"],
@@ -55,8 +58,9 @@ def run_cluster(tandem, model, nodes, split, want):
         if not control:
             failures.append(f"{name}: serve did not print its control address")
             return
-        for _ in range(nodes - 1):
-            workers.append(subprocess.Popen([tandem, "worker", "--join", control.group(1), "-m", model, "-t", "1",
+        for i in range(nodes - 1):
+            path = fetch_to if fetch_to and i == nodes - 2 else model
+            workers.append(subprocess.Popen([tandem, "worker", "--join", control.group(1), "-m", path, "-t", "1",
                                              "--ucx-tls", "tcp,self"],
                                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True))
         serving = wait_for_line(serve, r"serving on (\S+)")
@@ -74,6 +78,13 @@ def run_cluster(tandem, model, nodes, split, want):
             if got != want[:len(got)] or len(got) < len(want) - 1:
                 failures.append(f"{name}, request {request}: tokens differ from one rank\n  {got}\n  {want}")
         print(f"{name}: {len(want)} greedy tokens equal one rank's")
+        if fetch_to:
+            copy, original = Path(fetch_to).stat(), Path(model).stat()
+            if copy.st_size != original.st_size or copy.st_blocks >= original.st_blocks:
+                failures.append(f"{name}: the fetched copy is not a sparse copy of the shard "
+                                f"({copy.st_blocks * 512} of {original.st_size} bytes on disk)")
+            else:
+                print(f"{name}: the fetched copy holds {copy.st_blocks * 512 / original.st_size:.0%} of the file")
     finally:
         serve.send_signal(signal.SIGTERM)
         try:
@@ -190,6 +201,7 @@ def main():
             want = ids(one.stdout)
             for nodes, split in [(2, "tp"), (3, "tp"), (2, "ep")]:
                 run_cluster(tandem, model, nodes, split, want)
+            run_cluster(tandem, model, 3, "tp", want, fetch_to=str(Path(tmp) / f"{arch}-fetched.gguf"))
         killed_worker(tandem, models["qwen3moe"], ids(subprocess.run(
             [tandem, "run", "-m", models["qwen3moe"], "--tokens", PROMPT, "-n", str(N_TOKENS), "--temp", "0",
              "--print-ids", "--ctx", "128", "-t", "1"], capture_output=True, text=True, check=True).stdout))
