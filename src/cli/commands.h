@@ -20,5 +20,6 @@ Command AddTokenizeCommand(CLI::App& app);
 Command AddServeCommand(CLI::App& app);
 Command AddGenerateCommand(CLI::App& app);
 Command AddWorkerCommand(CLI::App& app);
+Command AddBenchCommand(CLI::App& app);
 
 }  // namespace tandem::cli

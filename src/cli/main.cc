@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
       tandem::cli::AddServeCommand(app),
       tandem::cli::AddGenerateCommand(app),
       tandem::cli::AddWorkerCommand(app),
+      tandem::cli::AddBenchCommand(app),
   };
 
   CLI11_PARSE(app, argc, argv);

@@ -1,0 +1,20 @@
+// The decode step's messages timed over NCCL on this machine's GPU: a one-rank
+// communicator (NCCL refuses two ranks on one GPU), so the numbers are NCCL's floor per
+// call on one GPU, not a link: one rank's in-place all-reduce and broadcast enqueue no
+// work at all (a captured graph holds no node for them, seen on an H100 with NCCL
+// 2.28.9), and its gather is one device-to-device copy.
+// Two ways, both reported:
+//   eager: each call enqueued and waited for (cudaStreamSynchronize), by the host clock;
+//   graph: `graph_calls` calls captured into one CUDA graph, as in the decode step; one
+//          sample = one replay's device time (CUDA events) / graph_calls.
+// Without CUDA or NCCL in the build, or without a device, both say why they skipped.
+#pragma once
+
+#include "bench/comm/comm_result.h"
+
+namespace tandem::bench {
+
+std::vector<BackendResult> BenchNccl(const std::vector<CommMessage>& messages, const TimingOptions& timing,
+                                     int graph_calls);
+
+}  // namespace tandem::bench

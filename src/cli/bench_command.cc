@@ -1,0 +1,126 @@
+// `tandem bench comm`: latency of each collective a decode step runs, at a model's exact
+// message sizes, for every collective implementation this machine can run; then comm
+// µs per token. Later benches (decode, scaling) join as further `tandem bench` subcommands.
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <sstream>
+
+#include "bench/comm/comm_plan.h"
+#include "bench/comm/comm_table.h"
+#include "bench/comm/host_runs.h"
+#include "bench/comm/nccl_runs.h"
+#include "cli/commands.h"
+#include "model/gguf_model.h"
+#include "model/hparams.h"
+
+namespace tandem::cli {
+namespace {
+
+struct CommArgs {
+  std::string model;
+  std::string arch;
+  int ranks = 2;
+  int iters = 2000;
+  int warmup = 200;
+  int graph_calls = 20;
+  std::string backends = "in-process,ucx-tcp,ucx-sm,nccl";
+  std::string csv;
+};
+
+Expected<ModelShape> ShapeOf(const CommArgs& args) {
+  if (!args.model.empty() && !args.arch.empty()) return Status::Error("give --model or --arch, not both");
+  if (args.model.empty()) {
+    TANDEM_ASSIGN_OR_RETURN(Arch arch, ParseArch(args.arch.empty() ? "minimax-m2" : args.arch));
+    return RealShape(arch);
+  }
+  TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(args.model));
+  const Tensor* embd = model.Find("token_embd.weight");
+  TANDEM_ASSIGN_OR_RETURN(ModelConfig config,
+                          ReadModelConfig(model.metadata(), embd != nullptr ? static_cast<uint32_t>(embd->ne(1)) : 0));
+  return config.shape;
+}
+
+int RunComm(const CommArgs& args) {
+  Expected<ModelShape> shape = ShapeOf(args);
+  if (!shape.ok()) {
+    fmt::print(stderr, "error: bench comm: {}\n", shape.status().message());
+    return 1;
+  }
+  std::vector<std::string> backends;
+  std::istringstream list(args.backends);
+  for (std::string backend; std::getline(list, backend, ',');) {
+    if (backend != "in-process" && backend != "ucx-tcp" && backend != "ucx-sm" && backend != "nccl") {
+      fmt::print(stderr, "error: --backends: unknown '{}' (in-process, ucx-tcp, ucx-sm, nccl)\n", backend);
+      return 2;
+    }
+    backends.push_back(backend);
+  }
+  // UCX ranks are forked processes, and a process that started CUDA must not fork: NCCL last.
+  std::stable_partition(backends.begin(), backends.end(), [](const std::string& b) { return b != "nccl"; });
+  const std::vector<bench::CommMessage> messages = bench::DecodeStepMessages(*shape);
+  const bench::TimingOptions timing{args.warmup, args.iters};
+  fmt::print("tandem bench comm: {} (n_embd {}, {} layers), batch-1 decode step; {} calls after {} warm-up\n",
+             ArchName(shape->arch), shape->n_embd, shape->n_layer, args.iters, args.warmup);
+  std::fflush(stdout);
+  std::vector<bench::BackendResult> results;
+  for (const std::string& backend : backends) {
+    if (backend == "in-process") {
+      results.push_back(bench::BenchInProcess(args.ranks, messages, timing));
+    } else if (backend == "ucx-tcp") {
+      results.push_back(bench::BenchUcx("ucx tcp", "tcp,self", args.ranks, messages, timing));
+    } else if (backend == "ucx-sm") {
+      results.push_back(bench::BenchUcx("ucx sm", "sm,self", args.ranks, messages, timing));
+    } else {
+      for (auto& r : bench::BenchNccl(messages, timing, args.graph_calls)) results.push_back(std::move(r));
+    }
+  }
+  fmt::print("{}", bench::FormatCommTable(messages, results));
+  fmt::print(
+      "in-process, ucx: host-clock time per call from a common start (ranks lined up first), the slowest "
+      "rank's percentiles, ranks on this machine.\nnccl: one rank on one GPU, NCCL's per-call floor and no link "
+      "(one rank's in-place all-reduce and broadcast enqueue no work; its gather is one device copy): eager = "
+      "enqueue + stream sync, graph = device time per call inside a CUDA graph of {} calls.\n",
+      args.graph_calls);
+  if (!args.csv.empty()) {
+    if (Status st = bench::WriteCommCsv(args.csv, messages, results); !st.ok()) {
+      fmt::print(stderr, "error: {}\n", st.message());
+      return 1;
+    }
+    fmt::print("wrote {}\n", args.csv);
+  }
+  return 0;
+}
+
+}  // namespace
+
+Command AddBenchCommand(CLI::App& app) {
+  auto* sub = app.add_subcommand("bench", "benchmarks: comm (collective latency per decode step)");
+  sub->require_subcommand(1);
+  auto args = std::make_shared<CommArgs>();
+  auto* comm = sub->add_subcommand("comm",
+                                   "latency (p50/p99 µs) of each collective a decode step runs, at a model's "
+                                   "message sizes: in-process, UCX (tcp, sm) and NCCL; comm µs per token");
+  auto* model = comm->add_option("--model", args->model, "GGUF file whose shape gives the message sizes");
+  comm->add_option("--arch", args->arch, "or a real architecture's shape: qwen3moe, minimax-m2 (default)")
+      ->check(CLI::IsMember({"qwen3moe", "minimax-m2"}))
+      ->excludes(model);
+  comm->add_option("--ranks", args->ranks, "ranks of the in-process and UCX groups (NCCL: 1 per GPU, here 1)")
+      ->check(CLI::Range(1, 8))
+      ->capture_default_str();
+  comm->add_option("--iters", args->iters, "timed calls per message")
+      ->check(CLI::Range(10, 10000000))
+      ->capture_default_str();
+  comm->add_option("--warmup", args->warmup, "untimed calls first")
+      ->check(CLI::Range(0, 10000000))
+      ->capture_default_str();
+  comm->add_option("--graph-calls", args->graph_calls, "NCCL calls per captured CUDA graph")
+      ->check(CLI::Range(1, 1000))
+      ->capture_default_str();
+  comm->add_option("--backends", args->backends, "comma-separated: in-process, ucx-tcp, ucx-sm, nccl")
+      ->capture_default_str();
+  comm->add_option("--csv", args->csv, "also write the numbers to this CSV file");
+  return {comm, [args] { return RunComm(*args); }};
+}
+
+}  // namespace tandem::cli
