@@ -8,47 +8,20 @@
 #include <cstdint>
 #include <sstream>
 
+#include "common/pipe_messages.h"
+
 namespace tandem::testing {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = PipeClock;
 
-bool WriteAll(int fd, const void* data, size_t bytes) {
-  const auto* p = static_cast<const char*>(data);
-  while (bytes > 0) {
-    const ssize_t n = write(fd, p, bytes);
-    if (n <= 0) return false;
-    p += n;
-    bytes -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// Reads up to `bytes` (all of them unless EOF or the deadline comes first); returns how many.
-size_t ReadUntil(int fd, void* data, size_t bytes, Clock::time_point deadline) {
-  auto* p = static_cast<char*>(data);
-  size_t got = 0;
-  while (got < bytes) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    pollfd pfd{fd, POLLIN, 0};
-    if (left <= 0 || poll(&pfd, 1, static_cast<int>(left)) <= 0) break;
-    const ssize_t n = read(fd, p + got, bytes - got);
-    if (n <= 0) break;
-    got += static_cast<size_t>(n);
-  }
-  return got;
-}
-
-bool WriteBlob(int fd, const std::vector<uint8_t>& blob) {
-  const auto length = static_cast<uint32_t>(blob.size());
-  return WriteAll(fd, &length, sizeof(length)) && WriteAll(fd, blob.data(), blob.size());
-}
+bool WriteBlob(int fd, const std::vector<uint8_t>& blob) { return WriteMessage(fd, blob.data(), blob.size()); }
 
 bool ReadBlob(int fd, std::vector<uint8_t>& blob, Clock::time_point deadline) {
-  uint32_t length = 0;
-  if (ReadUntil(fd, &length, sizeof(length), deadline) != sizeof(length)) return false;
-  blob.resize(length);
-  return ReadUntil(fd, blob.data(), length, deadline) == length;
+  std::string text;
+  if (!ReadMessage(fd, text, deadline)) return false;
+  blob.assign(text.begin(), text.end());
+  return true;
 }
 
 [[noreturn]] void SendReportAndExit(int fd, const RankReport& report) {

@@ -7,49 +7,12 @@
 
 #include <cstdint>
 
+#include "common/pipe_messages.h"
+
 namespace tandem::bench {
 namespace {
 
-using Clock = std::chrono::steady_clock;
-
-bool WriteAll(int fd, const void* data, size_t bytes) {
-  const auto* p = static_cast<const char*>(data);
-  while (bytes > 0) {
-    const ssize_t n = write(fd, p, bytes);
-    if (n <= 0) return false;
-    p += n;
-    bytes -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// Reads exactly `bytes` unless EOF or the deadline comes first.
-bool ReadAll(int fd, void* data, size_t bytes, Clock::time_point deadline) {
-  auto* p = static_cast<char*>(data);
-  while (bytes > 0) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count();
-    pollfd pfd{fd, POLLIN, 0};
-    if (left <= 0 || poll(&pfd, 1, static_cast<int>(left)) <= 0) return false;
-    const ssize_t n = read(fd, p, bytes);
-    if (n <= 0) return false;
-    p += n;
-    bytes -= static_cast<size_t>(n);
-  }
-  return true;
-}
-
-// A message on a pipe: u32 length, then the bytes.
-bool WriteMessage(int fd, const void* data, size_t bytes) {
-  const auto length = static_cast<uint32_t>(bytes);
-  return WriteAll(fd, &length, sizeof(length)) && WriteAll(fd, data, bytes);
-}
-
-bool ReadMessage(int fd, std::string& out, Clock::time_point deadline) {
-  uint32_t length = 0;
-  if (!ReadAll(fd, &length, sizeof(length), deadline)) return false;
-  out.resize(length);
-  return ReadAll(fd, out.data(), length, deadline);
-}
+using Clock = PipeClock;
 
 // The child: worker, address up, every address down, connect, body, "+text" or "-error" up.
 [[noreturn]] void RankMain(int rank, int ranks, const UcxOptions& options, const UcxRankBody& body, int up, int down) {
