@@ -31,6 +31,8 @@ struct RunArgs {
   int threads = 0;
   std::string kv = "f16";
   bool ggml_activations = false;
+  std::string backend = "cpu";  // cpu | cuda
+  int device = 0;               // cuda: device ordinal
   SamplingParams sampling;
 };
 
@@ -139,6 +141,8 @@ int RunGenerate(const RunArgs& a) {
   options.n_threads = a.threads;
   options.kv_storage = a.kv == "f32" ? KvStorage::kF32 : KvStorage::kF16;
   options.ggml_activation_rounding = a.ggml_activations;
+  options.backend = a.backend;
+  options.cuda_device = a.device;
   auto cluster = LocalCluster::Load(a.model, a.ranks, options, ParseMoeSplit(a.moe_split).value());
   if (!cluster.ok()) {
     fmt::print(stderr, "error: {}\n", cluster.status().message());
@@ -192,6 +196,10 @@ Command AddRunCommand(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--kv", a->kv, "KV cache type")->check(CLI::IsMember({"f16", "f32"}))->capture_default_str();
   sub->add_option("-t,--threads", a->threads, "threads in all (0: all cores)")->check(CLI::Range(0, 1024));
+  sub->add_option("--backend", a->backend, "where the forward runs: cpu, or cuda (one GPU, --ranks 1)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  sub->add_option("--device", a->device, "cuda backend: GPU ordinal")->capture_default_str()->check(CLI::Range(0, 64));
   sub->add_flag("--ggml-activations", a->ggml_activations,
                 "round activations like llama.cpp's CPU backend before quantized products (for comparisons)");
   auto& s = a->sampling;

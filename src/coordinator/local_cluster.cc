@@ -4,7 +4,7 @@
 #include <atomic>
 #include <thread>
 
-#include "engine/cpu_backend.h"
+#include "engine/backend_factory.h"
 #include "engine/rank_loop.h"
 
 namespace tandem {
@@ -23,16 +23,28 @@ Expected<std::unique_ptr<LocalCluster>> LocalCluster::Load(const std::string& pa
     if (!planned.ok()) return planned.status().WithContext(path);
     c->planned_ = std::move(planned).value();
   }
+  // The in-process collective sums host memory: a GPU backend runs one rank (its
+  // collective a no-op) until a device-memory collective joins several.
+  const bool device_backend = options.backend != "cpu";
+  if (device_backend && n_ranks > 1) {
+    return Status::Error("--backend {} runs one rank in this process (asked for {}): use --ranks 1", options.backend,
+                         n_ranks);
+  }
   c->group_ = std::make_shared<InProcessGroup>(n_ranks);
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int threads = options.n_threads > 0 ? options.n_threads : cores;
   for (int r = 0; r < n_ranks; ++r) {
     TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(path));  // each rank maps the file itself
-    CpuBackendOptions cpu;
-    cpu.n_threads = std::max(1, threads / n_ranks);
-    cpu.ggml_activation_rounding = options.ggml_activation_rounding;
-    auto engine = Engine::Create(std::move(model), std::make_unique<CpuBackend>(cpu),
-                                 std::make_unique<InProcessCollective>(c->group_, r), c->planned_.plan, options);
+    auto backend = MakeBackend(options, std::max(1, threads / n_ranks));
+    if (!backend.ok()) return backend.status().WithContext(fmt::format("{}: rank {}", path, r));
+    std::unique_ptr<Collective> collective;
+    if (device_backend) {
+      collective = std::make_unique<SoloCollective>();
+    } else {
+      collective = std::make_unique<InProcessCollective>(c->group_, r);
+    }
+    auto engine = Engine::Create(std::move(model), std::move(backend).value(), std::move(collective),
+                                 c->planned_.plan, options);
     if (!engine.ok()) return engine.status().WithContext(fmt::format("{}: rank {}", path, r));
     c->engines_.push_back(std::move(engine).value());
   }

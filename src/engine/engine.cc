@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "common/log.h"
-#include "engine/cpu_backend.h"
+#include "engine/backend_factory.h"
 
 namespace tandem {
 namespace {
@@ -25,14 +25,13 @@ RopeParams MakeRope(const ModelConfig& c) {
 
 Expected<std::unique_ptr<Engine>> Engine::Load(const std::string& path, const EngineOptions& options) {
   TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(path));
-  CpuBackendOptions cpu;
-  cpu.n_threads = options.n_threads;
-  cpu.ggml_activation_rounding = options.ggml_activation_rounding;
+  auto backend = MakeBackend(options, options.n_threads);
+  if (!backend.ok()) return backend.status().WithContext(path);
   const Tensor* embd = model.Find("token_embd.weight");
   uint32_t n_vocab_hint = embd != nullptr ? static_cast<uint32_t>(embd->ne(1)) : 0;
   auto config = ReadModelConfig(model.metadata(), n_vocab_hint);
   if (!config.ok()) return config.status().WithContext(path);
-  auto engine = Create(std::move(model), std::make_unique<CpuBackend>(cpu), std::make_unique<SoloCollective>(),
+  auto engine = Create(std::move(model), std::move(backend).value(), std::make_unique<SoloCollective>(),
                        WholeModel(config->shape), options);
   if (!engine.ok()) return engine.status().WithContext(path);
   return engine;
@@ -177,6 +176,10 @@ Status Engine::GatherLogits(std::span<const float> mine, int64_t rows, std::vect
   }
   const bool root = collective_->rank() == 0;
   whole.clear();
+  if (collective_->size() == 1) {  // nothing to gather (and no collective over device memory needed)
+    whole.assign(mine.begin(), mine.end());
+    return Status::Ok();
+  }
   for (int64_t r = 0; r < rows; ++r) {
     backend_->Upload(mine.data() + r * n_local, ws_.logits, static_cast<uint64_t>(n_local) * sizeof(float));
     TANDEM_TRY(collective_->Gather(ws_.logits, vocab_counts_, ws_.logits_row, 0));

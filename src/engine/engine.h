@@ -31,6 +31,8 @@ struct EngineOptions {
   // CPU backend: round activations like ggml before each quantized product (for
   // comparisons with llama.cpp only).
   bool ggml_activation_rounding = false;
+  std::string backend = "cpu";  // cpu | cuda (engine/backend_factory.h)
+  int cuda_device = 0;          // cuda backend: device ordinal
 };
 
 // Sees each named intermediate as it is computed: data is [n_tokens, n] f32 on the host;

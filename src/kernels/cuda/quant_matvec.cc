@@ -11,10 +11,9 @@ namespace {
 
 bool IsFloatType(GgmlType type) { return type == GgmlType::F32 || type == GgmlType::F16 || type == GgmlType::BF16; }
 
-}  // namespace
-
-Status QuantMatMul(GgmlType type, const void* w, int64_t rows, int64_t cols, uint64_t row_stride, const float* x,
-                   int64_t n_tokens, float* y, cudaStream_t stream) {
+// Checks every argument and fills `args` (rows == 0: nothing to run).
+Status CheckArgs(GgmlType type, const void* w, int64_t rows, int64_t cols, uint64_t row_stride, const float* x,
+                 int64_t n_tokens, float* y, cuda_detail::QuantMatMulArgs& args) {
   const auto supported = SupportedTypes();
   if (std::find(supported.begin(), supported.end(), type) == supported.end()) {
     return Status::Error("QuantMatMul: weight type {} has no CUDA kernel (supported: the 16 of SupportedTypes())",
@@ -36,7 +35,10 @@ Status QuantMatMul(GgmlType type, const void* w, int64_t rows, int64_t cols, uin
     return Status::Error("QuantMatMul: {} row stride {} bytes is shorter than a row of {} cols ({} bytes)", info.name,
                          row_stride, cols, row_bytes);
   }
-  if (rows == 0) return Status::Ok();
+  if (rows == 0) {
+    args.rows = 0;
+    return Status::Ok();
+  }
   if (w == nullptr || x == nullptr || y == nullptr) {
     return Status::Error("QuantMatMul: null pointer (w {}, x {}, y {})", w, static_cast<const void*>(x),
                          static_cast<const void*>(y));
@@ -45,8 +47,45 @@ Status QuantMatMul(GgmlType type, const void* w, int64_t rows, int64_t cols, uin
     return Status::Error("QuantMatMul: activations at {} are not 16-byte aligned ({} weights read x 8 floats at a time)",
                          static_cast<const void*>(x), info.name);
   }
-  const cuda_detail::QuantMatMulArgs args{type, static_cast<const uint8_t*>(w), rows, cols, row_stride,
-                                          x,    static_cast<int>(n_tokens),      y};
+  args = cuda_detail::QuantMatMulArgs{type, static_cast<const uint8_t*>(w), rows, cols, row_stride,
+                                     x,    static_cast<int>(n_tokens),      y};
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status QuantMatMul(GgmlType type, const void* w, int64_t rows, int64_t cols, uint64_t row_stride, const float* x,
+                   int64_t n_tokens, float* y, cudaStream_t stream) {
+  cuda_detail::QuantMatMulArgs args{};
+  TANDEM_TRY(CheckArgs(type, w, rows, cols, row_stride, x, n_tokens, y, args));
+  if (args.rows == 0) return Status::Ok();
+  TANDEM_CUDA_TRY(cuda_detail::LaunchQuantMatMul(args, stream));
+  return Status::Ok();
+}
+
+Status QuantMatMulExperts(GgmlType type, const void* w, int64_t rows, int64_t cols, uint64_t row_stride,
+                          const ExpertProducts& e, const float* x, float* y, cudaStream_t stream) {
+  if (e.n_pairs < 1 || e.n_pairs > 65535 || e.pairs_per_x < 1 || e.ids == nullptr) {
+    return Status::Error("QuantMatMulExperts: {} pairs ({} per x row, ids {}): need 1..65535 pairs and ids",
+                         e.n_pairs, e.pairs_per_x, static_cast<const void*>(e.ids));
+  }
+  if (e.expert_begin < 0 || e.n_expert < 0 || e.expert_begin + e.n_expert > std::numeric_limits<int>::max()) {
+    return Status::Error("QuantMatMulExperts: experts [{}, {}) out of range", e.expert_begin,
+                         e.expert_begin + e.n_expert);
+  }
+  cuda_detail::QuantMatMulArgs args{};
+  TANDEM_TRY(CheckArgs(type, w, rows, cols, row_stride, x, 1, y, args));
+  if (args.rows == 0 || e.n_expert == 0) return Status::Ok();
+  if (e.expert_stride < args.row_stride * static_cast<uint64_t>(rows - 1) + RowBytes(type, cols)) {
+    return Status::Error("QuantMatMulExperts: expert stride {} bytes is shorter than one expert's {} rows",
+                         e.expert_stride, rows);
+  }
+  args.experts = cuda_detail::ExpertIndex{e.ids,
+                                          static_cast<int>(e.n_pairs),
+                                          static_cast<int>(e.pairs_per_x),
+                                          static_cast<int>(e.expert_begin),
+                                          static_cast<int>(e.n_expert),
+                                          e.expert_stride};
   TANDEM_CUDA_TRY(cuda_detail::LaunchQuantMatMul(args, stream));
   return Status::Ok();
 }

@@ -35,6 +35,24 @@ __device__ __forceinline__ uint4 LoadWeights16(const uint8_t* p) {
   return v;
 }
 
+// Where grid row y's expert product lies (ExpertIndex): offsets of its weights, input row
+// and output row; held false when its expert is not one of this matrix set's.
+struct ExpertPick {
+  bool held;
+  uint64_t w_offset;  // bytes
+  int64_t x_offset;   // floats
+  int64_t y_offset;   // floats
+};
+
+__device__ __forceinline__ ExpertPick PickExpert(const ExpertIndex& ex, int rows, int cols) {
+  if (ex.ids == nullptr) return {true, 0, 0, 0};
+  const int pair = blockIdx.y;
+  const int e = ex.ids[pair] - ex.expert_begin;
+  if (e < 0 || e >= ex.n_expert) return {false, 0, 0, 0};
+  return {true, static_cast<uint64_t>(e) * ex.expert_stride, static_cast<int64_t>(pair / ex.pairs_per_x) * cols,
+          static_cast<int64_t>(pair) * rows};
+}
+
 // Where step `step` of row `row` lies: its 16-byte-aligned words and the offset of its
 // first byte in them.
 struct StepSpan {
@@ -60,7 +78,12 @@ template <class F, int NT>
 __global__ void __launch_bounds__(kThreads) QuantMatMulKernel(const uint8_t* __restrict__ w, int rows, int cols,
                                                                uint64_t row_stride, uint64_t row_bytes,
                                                                const float* __restrict__ x, int n_tokens,
-                                                               float* __restrict__ y) {
+                                                               float* __restrict__ y, ExpertIndex experts) {
+  const ExpertPick pick = PickExpert(experts, rows, cols);
+  if (!pick.held) return;  // before any barrier: the whole block leaves
+  w += pick.w_offset;
+  x += pick.x_offset;
+  y += pick.y_offset;
   constexpr int G = StepGroups<F>();
   constexpr int kWords = WordsPerLane<F>();
   constexpr int kStepBytes = G * F::kGroupBytes;
@@ -155,7 +178,13 @@ __global__ void __launch_bounds__(kThreads) QuantMatMulKernel(const uint8_t* __r
 template <GgmlType T, int NT>
 __global__ void __launch_bounds__(kThreads) FloatMatMulKernel(const uint8_t* __restrict__ w, int rows, int cols,
                                                                uint64_t row_stride, const float* __restrict__ x,
-                                                               int n_tokens, float* __restrict__ y) {
+                                                               int n_tokens, float* __restrict__ y,
+                                                               ExpertIndex experts) {
+  const ExpertPick pick = PickExpert(experts, rows, cols);
+  if (!pick.held) return;  // before any barrier: the whole block leaves
+  w += pick.w_offset;
+  x += pick.x_offset;
+  y += pick.y_offset;
   const int lane = threadIdx.x & 31;
   for (int row = blockIdx.x * kWarps + (threadIdx.x >> 5); row < rows; row += gridDim.x * kWarps) {
     const uint8_t* p = w + static_cast<uint64_t>(row) * row_stride;
@@ -206,8 +235,8 @@ cudaError_t LaunchFormat(const QuantMatMulArgs& a, cudaStream_t stream) {
     if (float_type && !wide_ok) {
       auto kernel = FloatMatMulKernel<T, NT>;
       if (cudaError_t err = GridSize(kernel, static_cast<int>(a.rows), &blocks); err != cudaSuccess) return err;
-      kernel<<<blocks, kThreads, 0, stream>>>(a.w, static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride,
-                                             a.x, a.n_tokens, a.y);
+      kernel<<<dim3(blocks, a.experts.n_pairs), kThreads, 0, stream>>>(
+          a.w, static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride, a.x, a.n_tokens, a.y, a.experts);
       return cudaGetLastError();
     }
   }
@@ -215,8 +244,9 @@ cudaError_t LaunchFormat(const QuantMatMulArgs& a, cudaStream_t stream) {
                              static_cast<uint64_t>(a.cols % kGroupElems) * F::kGroupBytes / kGroupElems;
   auto kernel = QuantMatMulKernel<F, NT>;
   if (cudaError_t err = GridSize(kernel, static_cast<int>(a.rows), &blocks); err != cudaSuccess) return err;
-  kernel<<<blocks, kThreads, 0, stream>>>(a.w, static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride,
-                                         row_bytes, a.x, a.n_tokens, a.y);
+  kernel<<<dim3(blocks, a.experts.n_pairs), kThreads, 0, stream>>>(
+      a.w, static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride, row_bytes, a.x, a.n_tokens, a.y,
+      a.experts);
   return cudaGetLastError();
 }
 

@@ -30,4 +30,20 @@ inline constexpr int64_t kQuantMatMulMaxTokens = 8;
 Status QuantMatMul(GgmlType type, const void* w, int64_t rows, int64_t cols, uint64_t row_stride, const float* x,
                    int64_t n_tokens, float* y, cudaStream_t stream);
 
+// The selected experts' products, ids read on the device (no host round trip): for each
+// pair p < n_pairs, y[p] = W_e x[p / pairs_per_x] with W_e = expert ids[p] - expert_begin
+// of the n_expert matrices at w (expert e at w + e * expert_stride bytes, each `rows` x
+// `cols` with row_stride as above). Pairs whose expert lies outside [0, n_expert) leave
+// y[p] unwritten. x: device f32 [n_pairs / pairs_per_x, cols]; y: device f32 [n_pairs, rows].
+struct ExpertProducts {
+  const int32_t* ids = nullptr;  // device [n_pairs] model expert ids
+  int64_t n_pairs = 0;           // 1..65535
+  int64_t pairs_per_x = 1;       // e.g. k experts per token share the token's x row
+  int64_t expert_begin = 0;
+  int64_t n_expert = 0;
+  uint64_t expert_stride = 0;    // bytes
+};
+Status QuantMatMulExperts(GgmlType type, const void* w, int64_t rows, int64_t cols, uint64_t row_stride,
+                          const ExpertProducts& experts, const float* x, float* y, cudaStream_t stream);
+
 }  // namespace tandem

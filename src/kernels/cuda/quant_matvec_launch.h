@@ -10,6 +10,18 @@
 
 namespace tandem::cuda_detail {
 
+// Expert-indexed products (QuantMatMulExperts): grid row y = pair p multiplies expert
+// ids[p] - expert_begin (skipped when outside [0, n_expert)) by x row p / pairs_per_x
+// into y row p. ids null: one plain product.
+struct ExpertIndex {
+  const int32_t* ids = nullptr;  // device [n_pairs]
+  int n_pairs = 1;
+  int pairs_per_x = 1;
+  int expert_begin = 0;
+  int n_expert = 0;
+  uint64_t expert_stride = 0;    // bytes between experts' matrices
+};
+
 struct QuantMatMulArgs {
   GgmlType type;
   const uint8_t* w;      // device, row r at w + r * row_stride
@@ -19,6 +31,7 @@ struct QuantMatMulArgs {
   const float* x;        // device [n_tokens, cols]
   int n_tokens;          // 1..8
   float* y;              // device [n_tokens, rows]
+  ExpertIndex experts{};  // ids null: plain product
 };
 
 cudaError_t LaunchQuantMatMul(const QuantMatMulArgs& args, cudaStream_t stream);

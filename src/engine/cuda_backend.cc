@@ -1,0 +1,389 @@
+#include "engine/cuda_backend.h"
+
+#include <cuda_runtime_api.h>
+
+#include <algorithm>
+
+#include "common/log.h"
+#include "common/progress.h"
+#include "kernels/cuda/add.h"
+#include "kernels/cuda/attention.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/embed.h"
+#include "kernels/cuda/kv_store.h"
+#include "kernels/cuda/moe_experts.h"
+#include "kernels/cuda/moe_router.h"
+#include "kernels/cuda/quant_matvec.h"
+#include "kernels/cuda/rms_norm.h"
+#include "kernels/cuda/rope.h"
+
+namespace tandem {
+namespace {
+
+constexpr uint64_t kAlign = 256;                    // bytes; every tensor starts on it
+constexpr uint64_t kFreeMargin = uint64_t{256} << 20;  // left free for the CUDA runtime and cuBLAS-like users
+constexpr int64_t kAttentionTokensPerLaunch = 8;    // attention scratch sized for 8 tokens at the longest split
+
+uint64_t AlignUp(uint64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+double MiB(uint64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
+
+// Lays the weights out in one device buffer: measures (base null) or copies. Every matrix
+// comes out contiguous (row_stride = row bytes); a strided slice is copied row by row.
+class WeightPacker {
+ public:
+  WeightPacker(uint8_t* base, Progress* progress) : base_(base), progress_(progress) {}
+  uint64_t bytes() const { return at_; }
+  const Status& status() const { return status_; }
+
+  WeightMatrix Matrix(const WeightMatrix& m) {
+    WeightMatrix out = m;
+    out.row_stride = m.row_bytes();
+    out.data = Take(static_cast<uint64_t>(m.rows) * out.row_stride);
+    Copy2D(out.data, out.row_stride, m.data, m.row_stride, out.row_stride, m.rows);
+    return out;
+  }
+
+  ExpertMatrices Experts(const ExpertMatrices& e) {
+    ExpertMatrices out = e;
+    const uint64_t row_bytes = e.first.row_bytes();
+    const uint64_t expert_bytes = static_cast<uint64_t>(e.first.rows) * row_bytes;
+    out.first.row_stride = row_bytes;
+    out.expert_stride = expert_bytes;
+    out.first.data = Take(expert_bytes * static_cast<uint64_t>(e.n_expert));
+    for (int64_t x = 0; x < e.n_expert; ++x) {
+      const WeightMatrix src = e.expert(x);
+      Copy2D(out.first.data + x * expert_bytes, row_bytes, src.data, src.row_stride, row_bytes, src.rows);
+    }
+    return out;
+  }
+
+  WeightVector Vector(const WeightVector& v) {
+    if (v.data == nullptr) return v;
+    const uint8_t* dst = Take(static_cast<uint64_t>(v.n) * sizeof(float));
+    Copy2D(dst, 0, reinterpret_cast<const uint8_t*>(v.data), 0, static_cast<uint64_t>(v.n) * sizeof(float), 1);
+    return WeightVector{reinterpret_cast<const float*>(dst), v.n};
+  }
+
+ private:
+  const uint8_t* Take(uint64_t bytes) {
+    const uint64_t at = at_;
+    at_ += AlignUp(bytes);
+    return base_ == nullptr ? nullptr : base_ + at;
+  }
+
+  void Copy2D(const uint8_t* dst, uint64_t dst_pitch, const uint8_t* src, uint64_t src_pitch, uint64_t width,
+              int64_t rows) {
+    if (base_ == nullptr || !status_.ok() || rows == 0) return;
+    cudaError_t err;
+    if (rows == 1 || (src_pitch == width && dst_pitch == width)) {
+      err = cudaMemcpy(const_cast<uint8_t*>(dst), src, width * static_cast<uint64_t>(rows), cudaMemcpyHostToDevice);
+    } else {
+      err = cudaMemcpy2D(const_cast<uint8_t*>(dst), dst_pitch, src, src_pitch, width, static_cast<size_t>(rows),
+                         cudaMemcpyHostToDevice);
+    }
+    status_ = CudaStatus(err, "upload of weights", __FILE__, __LINE__);
+    if (progress_) progress_->Add(width * static_cast<uint64_t>(rows));
+  }
+
+  uint8_t* base_;
+  Progress* progress_;
+  uint64_t at_ = 0;
+  Status status_;
+};
+
+ModelWeights PackAll(const ModelWeights& host, WeightPacker& p) {
+  ModelWeights d;
+  d.token_embd = p.Matrix(host.token_embd);
+  for (const LayerWeights& l : host.layers) {
+    LayerWeights o;
+    o.attn_norm = p.Vector(l.attn_norm);
+    o.wq = p.Matrix(l.wq);
+    o.wk = p.Matrix(l.wk);
+    o.wv = p.Matrix(l.wv);
+    o.wo = p.Matrix(l.wo);
+    o.q_norm = p.Vector(l.q_norm);
+    o.k_norm = p.Vector(l.k_norm);
+    o.ffn_norm = p.Vector(l.ffn_norm);
+    o.router = p.Matrix(l.router);
+    o.expert_bias = p.Vector(l.expert_bias);
+    o.gate_exps = p.Experts(l.gate_exps);
+    o.up_exps = p.Experts(l.up_exps);
+    o.down_exps = p.Experts(l.down_exps);
+    d.layers.push_back(o);
+  }
+  d.output_norm = p.Vector(host.output_norm);
+  // Tied embeddings (the LM head is the embedding table itself) are uploaded once.
+  const bool tied = host.output.data == host.token_embd.data && host.output.rows == host.token_embd.rows &&
+                    host.output.row_stride == host.token_embd.row_stride;
+  d.output = tied ? d.token_embd : p.Matrix(host.output);
+  return d;
+}
+
+ExpertWeights ToExpertWeights(const ExpertMatrices& e) {
+  return ExpertWeights{e.first.type, e.first.data, e.first.rows, e.first.cols, e.first.row_stride, e.expert_stride};
+}
+
+}  // namespace
+
+Expected<std::unique_ptr<CudaBackend>> CudaBackend::Create(const CudaBackendOptions& options) {
+  int n_devices = 0;
+  if (cudaError_t err = cudaGetDeviceCount(&n_devices); err != cudaSuccess || n_devices == 0) {
+    return Status::Error("cuda backend: no CUDA device ({}): run on a machine with an NVIDIA GPU and driver, or "
+                         "use --backend cpu",
+                         err == cudaSuccess ? "0 devices" : cudaGetErrorString(err));
+  }
+  if (options.device < 0 || options.device >= n_devices) {
+    return Status::Error("cuda backend: device {} does not exist ({} devices)", options.device, n_devices);
+  }
+  std::unique_ptr<CudaBackend> b(new CudaBackend());
+  b->device_ = options.device;
+  TANDEM_CUDA_TRY(cudaSetDevice(options.device));
+  cudaDeviceProp prop{};
+  TANDEM_CUDA_TRY(cudaGetDeviceProperties(&prop, options.device));
+  b->device_name_ = prop.name;
+  TANDEM_CUDA_TRY(cudaStreamCreateWithFlags(&b->stream_, cudaStreamNonBlocking));
+  size_t free = 0, total = 0;
+  TANDEM_CUDA_TRY(cudaMemGetInfo(&free, &total));
+  Log(Subsystem::kEngine)
+      .info("cuda backend: device {} ({}, sm_{}{}, {} SMs), {:.0f} MiB free of {:.0f} MiB", options.device,
+            b->device_name_, prop.major, prop.minor, prop.multiProcessorCount, MiB(free), MiB(total));
+  return b;
+}
+
+CudaBackend::~CudaBackend() {
+  cudaSetDevice(device_);
+  if (stream_ != nullptr) {
+    cudaStreamSynchronize(stream_);
+    cudaStreamDestroy(stream_);
+  }
+  for (void* p : allocations_) cudaFree(p);
+}
+
+Expected<void*> CudaBackend::DeviceAlloc(uint64_t bytes, std::string_view what) {
+  TANDEM_CUDA_TRY(cudaSetDevice(device_));
+  size_t free = 0, total = 0;
+  TANDEM_CUDA_TRY(cudaMemGetInfo(&free, &total));
+  if (bytes + kFreeMargin > free) {
+    return Status::Error("cuda backend: {} needs {:.1f} MiB but device {} ({}) has {:.1f} MiB free of {:.1f} MiB "
+                         "(weights {:.1f}, KV {:.1f}, workspace {:.1f} MiB placed so far; {:.0f} MiB kept free): "
+                         "use a shorter --ctx, more ranks or a smaller quant",
+                         what, MiB(bytes), device_, device_name_, MiB(free), MiB(total), MiB(weight_bytes_),
+                         MiB(kv_bytes_), MiB(workspace_bytes_), MiB(kFreeMargin));
+  }
+  void* p = nullptr;
+  if (cudaError_t err = cudaMalloc(&p, std::max<uint64_t>(bytes, 1)); err != cudaSuccess) {
+    return Status::Error("cuda backend: cudaMalloc of {:.1f} MiB for {} failed: {}", MiB(bytes), what,
+                         cudaGetErrorString(err));
+  }
+  allocations_.push_back(p);
+  return p;
+}
+
+Expected<void*> CudaBackend::Allocate(uint64_t bytes) {
+  TANDEM_ASSIGN_OR_RETURN(void* p, DeviceAlloc(bytes, "the engine workspace"));
+  workspace_bytes_ += bytes;
+  return p;
+}
+
+void CudaBackend::LogMemoryPlan(std::string_view stage) const {
+  size_t free = 0, total = 0;
+  if (cudaMemGetInfo(&free, &total) != cudaSuccess) return;
+  Log(Subsystem::kEngine)
+      .info("cuda memory after {}: weights {:.1f} MiB, KV cache {:.1f} MiB, workspace {:.1f} MiB; device {:.0f} MiB "
+            "free of {:.0f}",
+            stage, MiB(weight_bytes_), MiB(kv_bytes_), MiB(workspace_bytes_ + scratch_bytes_), MiB(free), MiB(total));
+}
+
+Expected<ModelWeights> CudaBackend::PlaceWeights(const ModelWeights& host) {
+  WeightPacker measure(nullptr, nullptr);
+  PackAll(host, measure);
+  const uint64_t bytes = measure.bytes();
+  Log(Subsystem::kEngine)
+      .info("cuda backend: uploading {} layers of weights, {:.1f} MiB, each matrix packed contiguous (column slices "
+            "repacked row by row)",
+            host.layers.size(), MiB(bytes));
+  TANDEM_ASSIGN_OR_RETURN(void* base, DeviceAlloc(bytes, "the weights"));
+  Progress progress("upload weights", bytes);
+  WeightPacker upload(static_cast<uint8_t*>(base), &progress);
+  ModelWeights placed = PackAll(host, upload);
+  progress.Finish();
+  if (!upload.status().ok()) return upload.status().WithContext("cuda backend: placing the weights");
+  weight_bytes_ += bytes;
+  LogMemoryPlan("the weights");
+  return placed;
+}
+
+Status CudaBackend::CreateKvCache(const KvShape& s) {
+  if (s.n_ctx <= 0) return Status::Error("context length {} must be positive", s.n_ctx);
+  kv_ = s;
+  const uint64_t elem = s.storage == KvStorage::kF32 ? 4 : 2;
+  kv_layer_bytes_ = static_cast<uint64_t>(s.n_ctx * s.n_kv_head * s.head_dim) * elem;
+  const uint64_t bytes = kv_layer_bytes_ * static_cast<uint64_t>(s.n_layer);
+  TANDEM_ASSIGN_OR_RETURN(k_cache_, DeviceAlloc(bytes, fmt::format("the K cache ({} positions)", s.n_ctx)));
+  TANDEM_ASSIGN_OR_RETURN(v_cache_, DeviceAlloc(bytes, fmt::format("the V cache ({} positions)", s.n_ctx)));
+  kv_bytes_ = 2 * bytes;
+  LogMemoryPlan("the KV cache");
+  return Status::Ok();
+}
+
+Expected<float*> CudaBackend::Grow(Scratch& s, int64_t floats, std::string_view what) {
+  if (floats <= s.floats) return s.data;
+  TANDEM_CUDA_TRY(cudaStreamSynchronize(stream_));  // earlier ops may still read the old buffer
+  if (s.data != nullptr) {
+    allocations_.erase(std::find(allocations_.begin(), allocations_.end(), static_cast<void*>(s.data)));
+    cudaFree(s.data);
+    scratch_bytes_ -= static_cast<uint64_t>(s.floats) * sizeof(float);
+    s = Scratch{};
+  }
+  TANDEM_ASSIGN_OR_RETURN(void* p, DeviceAlloc(static_cast<uint64_t>(floats) * sizeof(float), what));
+  s = Scratch{static_cast<float*>(p), floats};
+  scratch_bytes_ += static_cast<uint64_t>(floats) * sizeof(float);
+  Log(Subsystem::kEngine).debug("cuda backend: {} scratch {:.1f} MiB", what, MiB(floats * sizeof(float)));
+  return s.data;
+}
+
+bool CudaBackend::Check(const Status& status, std::string_view op) {
+  if (status.ok()) return true;
+  if (error_.ok()) error_ = status.WithContext(fmt::format("cuda backend {}", op));
+  return false;
+}
+
+bool CudaBackend::CheckCuda(cudaError_t error, std::string_view op) {
+  if (error == cudaSuccess) return true;
+  return Check(Status::Error("{} ({})", cudaGetErrorName(error), cudaGetErrorString(error)), op);
+}
+
+void CudaBackend::Upload(const void* host, void* dst, uint64_t bytes) {
+  // Pageable host memory is staged before the call returns: the caller may reuse it.
+  CheckCuda(cudaMemcpyAsync(dst, host, bytes, cudaMemcpyHostToDevice, stream_), "upload");
+}
+
+Status CudaBackend::Download(const void* src, void* host, uint64_t bytes) {
+  if (!error_.ok()) return error_;
+  const cudaError_t copy = cudaMemcpyAsync(host, src, bytes, cudaMemcpyDeviceToHost, stream_);
+  const cudaError_t sync = cudaStreamSynchronize(stream_);
+  const cudaError_t err = copy != cudaSuccess ? copy : sync;
+  if (err != cudaSuccess) {
+    error_ = Status::Error("cuda backend: download of {} bytes (after the queued ops) failed: {} ({})", bytes,
+                           cudaGetErrorName(err), cudaGetErrorString(err));
+  }
+  return error_;
+}
+
+void CudaBackend::Embed(const WeightMatrix& table, const int32_t* ids, int64_t n_tokens, float* x) {
+  CheckCuda(EmbedRows(table.type, table.data, table.row_stride, table.cols, ids, n_tokens, x, stream_), "embed");
+}
+
+void CudaBackend::RmsNorm(const float* x, const WeightVector& w, int64_t rows, int64_t n, float eps, float* y) {
+  CheckCuda(RmsNormRows(x, w.data, rows, n, eps, y, stream_), "rms norm");
+}
+
+void CudaBackend::SumSquares(const float* x, int64_t rows, int64_t n, float* sums) {
+  CheckCuda(SumSquaresRows(x, rows, n, sums, stream_), "sum of squares");
+}
+
+void CudaBackend::RmsNormBySums(const float* x, const WeightVector& w, int64_t rows, int64_t n, const float* sums,
+                                int64_t n_total, float eps, float* y) {
+  CheckCuda(RmsNormRowsBySums(x, w.data, rows, n, sums, n_total, eps, y, stream_), "rms norm by sums");
+}
+
+void CudaBackend::MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kQuantMatMulMaxTokens) {
+    const int64_t m = std::min(kQuantMatMulMaxTokens, n_tokens - t0);
+    if (!Check(QuantMatMul(w.type, w.data, w.rows, w.cols, w.row_stride, x + t0 * w.cols, m, y + t0 * w.rows,
+                           stream_),
+               "matmul")) {
+      return;
+    }
+  }
+}
+
+void CudaBackend::Add(float* x, const float* y, int64_t n) { CheckCuda(AddInPlace(x, y, n, stream_), "add"); }
+
+void CudaBackend::Rope(const RopeParams& params, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
+                       int64_t pos0) {
+  CheckCuda(RopeNeox(params, x, n_tokens, n_heads, head_dim, pos0, stream_), "rope");
+}
+
+void CudaBackend::StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float* k, const float* v) {
+  if (pos0 + n_tokens > kv_.n_ctx || layer < 0 || layer >= kv_.n_layer) {
+    Check(Status::Error("positions [{}, {}) of layer {} outside the cache's {} positions x {} layers", pos0,
+                        pos0 + n_tokens, layer, kv_.n_ctx, kv_.n_layer),
+          "store kv");
+    return;
+  }
+  const bool f16 = kv_.storage == KvStorage::kF16;
+  const int64_t kv_dim = kv_.n_kv_head * kv_.head_dim;
+  auto* k_layer = static_cast<uint8_t*>(k_cache_) + layer * kv_layer_bytes_;
+  auto* v_layer = static_cast<uint8_t*>(v_cache_) + layer * kv_layer_bytes_;
+  CheckCuda(StoreKvRows(k_layer, f16, kv_dim, pos0, k, n_tokens, stream_), "store k");
+  CheckCuda(StoreKvRows(v_layer, f16, kv_dim, pos0, v, n_tokens, stream_), "store v");
+}
+
+void CudaBackend::Attention(int layer, const float* q, int64_t n_tokens, int64_t n_head, int64_t pos0, float* out) {
+  const int64_t floats = AttentionScratchFloats(n_head, kv_.head_dim, kAttentionTokensPerLaunch);
+  auto scratch = Grow(attention_scratch_, floats, "attention partials");
+  if (!Check(scratch.status(), "attention")) return;
+  AttentionArgs a;
+  a.q = q;
+  a.n_tokens = n_tokens;
+  a.n_head = n_head;
+  a.n_kv_head = kv_.n_kv_head;
+  a.head_dim = kv_.head_dim;
+  a.pos0 = pos0;
+  a.k = static_cast<const uint8_t*>(k_cache_) + layer * kv_layer_bytes_;
+  a.v = static_cast<const uint8_t*>(v_cache_) + layer * kv_layer_bytes_;
+  a.f16 = kv_.storage == KvStorage::kF16;
+  a.out = out;
+  a.scratch = *scratch;
+  a.scratch_floats = floats;
+  if (cudaError_t err = AttentionCausal(a, stream_); err != cudaSuccess) {
+    Check(Status::Error("{} q heads / {} KV heads x {}: {}", n_head, kv_.n_kv_head, kv_.head_dim,
+                        cudaGetErrorString(err)),
+          "attention");
+  }
+}
+
+void CudaBackend::Route(const RouterParams& r, const float* logits, int64_t n_tokens, int32_t* ids, float* weights) {
+  RouteArgs a;
+  a.logits = logits;
+  a.n_tokens = n_tokens;
+  a.n_expert = r.n_expert;
+  a.k = r.n_used;
+  a.sigmoid = r.sigmoid;
+  a.norm_topk = r.norm_topk;
+  a.bias = r.bias;
+  a.weights_scale = r.weights_scale;
+  a.ids = ids;
+  a.weights = weights;
+  if (cudaError_t err = RouteTopK(a, stream_); err != cudaSuccess) {
+    Check(Status::Error("top {} of {} experts: {}", r.n_used, r.n_expert, cudaGetErrorString(err)), "route");
+  }
+}
+
+void CudaBackend::MoeExperts(const LayerWeights& w, const ExpertShape& s, const float* x, int64_t n_tokens,
+                             const int32_t* ids, const float* weights, float* out) {
+  const int64_t k = s.n_used;
+  auto scratch = Grow(moe_scratch_, MoeScratchFloats(k, s.n_ff, s.n_embd), "MoE intermediates");
+  if (!Check(scratch.status(), "moe experts")) return;
+  MoeExpertsArgs a;
+  a.gate = ToExpertWeights(w.gate_exps);
+  a.up = ToExpertWeights(w.up_exps);
+  a.down = ToExpertWeights(w.down_exps);
+  a.expert_begin = s.expert_begin;
+  a.n_expert = s.n_expert;
+  a.k = k;
+  a.gate_buf = *scratch;
+  a.up_buf = a.gate_buf + kMoeMaxTokens * k * s.n_ff;
+  a.down_buf = a.up_buf + kMoeMaxTokens * k * s.n_ff;
+  for (int64_t t0 = 0; t0 < n_tokens; t0 += kMoeMaxTokens) {
+    a.n_tokens = std::min(kMoeMaxTokens, n_tokens - t0);
+    a.x = x + t0 * s.n_embd;
+    a.ids = ids + t0 * k;
+    a.weights = weights + t0 * k;
+    a.out = out + t0 * s.n_embd;
+    if (!Check(MoeExpertsForward(a, stream_), "moe experts")) return;
+  }
+}
+
+}  // namespace tandem

@@ -1,0 +1,90 @@
+// The CUDA backend: one device, one stream. Weights are uploaded once (each matrix packed
+// contiguous: a strided column slice is repacked row by row), the KV cache and the
+// workspace live in device memory, and every op is a kernel of kernels/cuda queued on the
+// stream. Ops return nothing: the first failure is kept and reported by the next Download,
+// which is also the only point where the host waits for the device.
+//
+// Built only when CUDA is (TANDEM_HAVE_CUDA); engine/backend_factory.h picks it by name.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "engine/backend.h"
+
+namespace tandem {
+
+struct CudaBackendOptions {
+  int device = 0;  // CUDA device ordinal
+};
+
+class CudaBackend final : public Backend {
+ public:
+  static Expected<std::unique_ptr<CudaBackend>> Create(const CudaBackendOptions& options);
+  ~CudaBackend() override;
+  CudaBackend(const CudaBackend&) = delete;
+  CudaBackend& operator=(const CudaBackend&) = delete;
+
+  std::string_view name() const override { return "cuda"; }
+  cudaStream_t stream() const { return stream_; }
+  uint64_t weight_bytes() const { return weight_bytes_; }
+
+  Expected<void*> Allocate(uint64_t bytes) override;
+  Expected<ModelWeights> PlaceWeights(const ModelWeights& host) override;
+  Status CreateKvCache(const KvShape& shape) override;
+  uint64_t kv_bytes() const override { return kv_bytes_; }
+  void Upload(const void* host, void* dst, uint64_t bytes) override;
+  Status Download(const void* src, void* host, uint64_t bytes) override;
+
+  void Embed(const WeightMatrix& table, const int32_t* ids, int64_t n_tokens, float* x) override;
+  void RmsNorm(const float* x, const WeightVector& w, int64_t rows, int64_t n, float eps, float* y) override;
+  void SumSquares(const float* x, int64_t rows, int64_t n, float* sums) override;
+  void RmsNormBySums(const float* x, const WeightVector& w, int64_t rows, int64_t n, const float* sums,
+                     int64_t n_total, float eps, float* y) override;
+  void MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) override;
+  void Add(float* x, const float* y, int64_t n) override;
+  void Rope(const RopeParams& params, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
+            int64_t pos0) override;
+  void StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float* k, const float* v) override;
+  void Attention(int layer, const float* q, int64_t n_tokens, int64_t n_head, int64_t pos0, float* out) override;
+  void Route(const RouterParams& router, const float* logits, int64_t n_tokens, int32_t* ids,
+             float* weights) override;
+  void MoeExperts(const LayerWeights& w, const ExpertShape& shape, const float* x, int64_t n_tokens,
+                  const int32_t* ids, const float* weights, float* out) override;
+
+ private:
+  // A device buffer that grows on demand (op scratch); growing waits for the stream.
+  struct Scratch {
+    float* data = nullptr;
+    int64_t floats = 0;
+  };
+
+  CudaBackend() = default;
+  // cudaMalloc checked against the device's free memory; `what` names the use in errors.
+  Expected<void*> DeviceAlloc(uint64_t bytes, std::string_view what);
+  Expected<float*> Grow(Scratch& scratch, int64_t floats, std::string_view what);
+  // Keeps the first failure of an op (returns whether `status` is ok).
+  bool Check(const Status& status, std::string_view op);
+  bool CheckCuda(cudaError_t error, std::string_view op);
+  void LogMemoryPlan(std::string_view stage) const;
+
+  int device_ = 0;
+  std::string device_name_;
+  cudaStream_t stream_ = nullptr;
+  std::vector<void*> allocations_;  // freed in the destructor
+  Status error_;                    // the first failed op since creation (sticky)
+  uint64_t weight_bytes_ = 0, kv_bytes_ = 0, workspace_bytes_ = 0, scratch_bytes_ = 0;
+
+  KvShape kv_;
+  void* k_cache_ = nullptr;  // [n_layer, n_ctx, n_kv_head, head_dim] of kv_.storage
+  void* v_cache_ = nullptr;  // same
+  uint64_t kv_layer_bytes_ = 0;
+
+  Scratch attention_scratch_;  // split-context partials (kernels/cuda/attention.h)
+  Scratch moe_scratch_;        // expert FFN intermediates (kernels/cuda/moe_experts.h)
+};
+
+}  // namespace tandem

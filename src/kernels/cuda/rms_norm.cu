@@ -1,0 +1,70 @@
+// One block per row: a double block-sum of the f32 squares, then the scaled row.
+#include <cuda_runtime.h>
+
+#include "kernels/cuda/rms_norm.h"
+#include "kernels/cuda/warp_reduce.cuh"
+
+namespace tandem {
+namespace {
+
+constexpr int kThreads = 256;
+
+__device__ double RowSumSquares(const float* x, int n) {
+  __shared__ double scratch[32];
+  double sum = 0.0;
+  for (int i = threadIdx.x; i < n; i += kThreads) sum += static_cast<double>(__fmul_rn(x[i], x[i]));
+  return cuda_detail::BlockSum(sum, scratch);
+}
+
+// y = x * (1 / sqrt(sum / n_total + eps)) * w, rounded step by step like RmsNormApply.
+__device__ void ApplyScale(const float* x, const float* w, int n, double sum, int64_t n_total, float eps, float* y) {
+  const float mean = static_cast<float>(sum / static_cast<double>(n_total));
+  const float scale = 1.0f / sqrtf(__fadd_rn(mean, eps));
+  for (int i = threadIdx.x; i < n; i += kThreads) {
+    const float v = __fmul_rn(x[i], scale);
+    y[i] = w ? __fmul_rn(v, w[i]) : v;
+  }
+}
+
+__global__ void __launch_bounds__(kThreads) RmsNormKernel(const float* x, const float* w, int n, float eps, float* y) {
+  const int64_t offset = static_cast<int64_t>(blockIdx.x) * n;
+  const double sum = RowSumSquares(x + offset, n);
+  ApplyScale(x + offset, w, n, sum, n, eps, y + offset);
+}
+
+__global__ void __launch_bounds__(kThreads) SumSquaresKernel(const float* x, int n, float* sums) {
+  const double sum = RowSumSquares(x + static_cast<int64_t>(blockIdx.x) * n, n);
+  if (threadIdx.x == 0) sums[blockIdx.x] = static_cast<float>(sum);
+}
+
+__global__ void __launch_bounds__(kThreads) RmsNormBySumsKernel(const float* x, const float* w, int n,
+                                                               const float* sums, int64_t n_total, float eps,
+                                                               float* y) {
+  const int64_t offset = static_cast<int64_t>(blockIdx.x) * n;
+  ApplyScale(x + offset, w, n, static_cast<double>(sums[blockIdx.x]), n_total, eps, y + offset);
+}
+
+}  // namespace
+
+cudaError_t RmsNormRows(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* y,
+                        cudaStream_t stream) {
+  if (rows <= 0) return cudaSuccess;
+  RmsNormKernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(x, w, static_cast<int>(n), eps, y);
+  return cudaGetLastError();
+}
+
+cudaError_t SumSquaresRows(const float* x, int64_t rows, int64_t n, float* sums, cudaStream_t stream) {
+  if (rows <= 0) return cudaSuccess;
+  SumSquaresKernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(x, static_cast<int>(n), sums);
+  return cudaGetLastError();
+}
+
+cudaError_t RmsNormRowsBySums(const float* x, const float* w, int64_t rows, int64_t n, const float* sums,
+                              int64_t n_total, float eps, float* y, cudaStream_t stream) {
+  if (rows <= 0) return cudaSuccess;
+  RmsNormBySumsKernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(x, w, static_cast<int>(n), sums, n_total,
+                                                                            eps, y);
+  return cudaGetLastError();
+}
+
+}  // namespace tandem

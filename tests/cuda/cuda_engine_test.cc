@@ -1,0 +1,162 @@
+// End to end: the engine on the CUDA backend gives the CPU backend's logits. Small
+// synthetic models of both architectures (tests/sharding_models.h: 2 layers, n_embd 256,
+// head_dim 128 with the real GQA ratio and n_rot, 8 experts top 2, FFN 768) in two recipes
+// each. Teacher-forced: a 64-token prompt (prefill path: products in chunks of 8, one
+// attention launch) gives every position's logits within kLogitBound. Greedy: 32 steps of
+// one token (the decode path), both engines fed the CPU's greedy token, agree on the
+// arg-max at every step whose top-2 margin exceeds kLogitBound; at every step the GPU's
+// arg-max is within the bound of the CPU's best. (The synthetic models' LM heads repeat
+// rows, so several tokens often tie exactly for the top: a tie is no disagreement.)
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <random>
+
+#include "cuda_test_support.h"
+#include "engine/engine.h"
+#include "../sharding_models.h"
+
+namespace tandem {
+namespace {
+
+using testing::ModelPath;
+using testing::NormalisedError;
+
+// Per position, max |gpu - cpu| / max |cpu logit|. The two backends differ only in the
+// order of f32 sums (products, attention, norms) and exp/cos ulps: ~1e-6 per op, grown
+// through 2 layers; 1e-3 leaves room for that and catches any wrong op (a wrong expert,
+// head or position moves logits by ~1e-1 of their size).
+constexpr double kLogitBound = 1e-3;
+constexpr int64_t kPromptTokens = 64;
+constexpr int kGreedySteps = 32;
+
+struct Case {
+  Arch arch;
+  Recipe recipe;
+};
+
+std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
+  std::string name = fmt::format("{}_{}", ArchName(info.param.arch), RecipeName(info.param.recipe));
+  std::replace(name.begin(), name.end(), '-', '_');
+  return name;
+}
+
+std::unique_ptr<Engine> Load(const std::string& path, const char* backend) {
+  EngineOptions o;
+  o.n_ctx = 128;
+  o.n_threads = 4;
+  o.backend = backend;
+  auto e = Engine::Load(path, o);
+  EXPECT_TRUE(e.ok()) << backend << ": " << e.status().message();
+  return e.ok() ? std::move(e).value() : nullptr;
+}
+
+std::vector<int32_t> Prompt(int64_t n_vocab) {
+  std::mt19937 rng(1234);
+  std::vector<int32_t> ids(kPromptTokens);
+  for (int32_t& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint32_t>(n_vocab));
+  return ids;
+}
+
+// Arg-max and the margin between the two largest logits.
+std::pair<int32_t, float> Top(std::span<const float> logits) {
+  int32_t best = 0;
+  float first = -INFINITY, second = -INFINITY;
+  for (size_t i = 0; i < logits.size(); ++i) {
+    if (logits[i] > first) {
+      second = first;
+      first = logits[i];
+      best = static_cast<int32_t>(i);
+    } else if (logits[i] > second) {
+      second = logits[i];
+    }
+  }
+  return {best, first - second};
+}
+
+float MaxAbs(std::span<const float> v) {
+  float m = 0;
+  for (float x : v) m = std::max(m, std::fabs(x));
+  return m;
+}
+
+class CudaEngineTest : public ::testing::TestWithParam<Case> {};
+
+TEST_P(CudaEngineTest, TeacherForcedLogitsMatchCpu) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  const std::string path = ModelPath(GetParam().arch, GetParam().recipe);
+  auto cpu = Load(path, "cpu");
+  auto gpu = Load(path, "cuda");
+  ASSERT_TRUE(cpu && gpu);
+  const int64_t n_vocab = cpu->config().shape.n_vocab;
+  const std::vector<int32_t> prompt = Prompt(n_vocab);
+  std::vector<float> want, got;
+  ASSERT_TRUE(cpu->Forward(prompt, true, want).ok());
+  const Status st = gpu->Forward(prompt, true, got);
+  ASSERT_TRUE(st.ok()) << st.message();
+  ASSERT_EQ(got.size(), want.size());
+  double worst = 0;
+  int64_t worst_pos = 0;
+  for (int64_t p = 0; p < kPromptTokens; ++p) {
+    const std::span<const float> w(want.data() + p * n_vocab, n_vocab), g(got.data() + p * n_vocab, n_vocab);
+    const double err = NormalisedError(w, g);
+    if (err > worst) {
+      worst = err;
+      worst_pos = p;
+    }
+    EXPECT_LE(err, kLogitBound) << "position " << p;
+  }
+  std::printf("  teacher-forced %s: %lld positions, worst normalised logit error %.2e at position %lld (bound %.0e)\n",
+              CaseName({GetParam(), 0}).c_str(), static_cast<long long>(kPromptTokens), worst,
+              static_cast<long long>(worst_pos), kLogitBound);
+}
+
+TEST_P(CudaEngineTest, GreedyDecodeAgreesWithCpu) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  const std::string path = ModelPath(GetParam().arch, GetParam().recipe);
+  auto cpu = Load(path, "cpu");
+  auto gpu = Load(path, "cuda");
+  ASSERT_TRUE(cpu && gpu);
+  const int64_t n_vocab = cpu->config().shape.n_vocab;
+  const std::vector<int32_t> full = Prompt(n_vocab);
+  const std::vector<int32_t> prompt(full.begin(), full.begin() + 5);
+  std::vector<float> want, got;
+  ASSERT_TRUE(cpu->Forward(prompt, false, want).ok());
+  ASSERT_TRUE(gpu->Forward(prompt, false, got).ok());
+  int unique_top = 0, same_token = 0;
+  double worst = 0;
+  for (int step = 0; step < kGreedySteps; ++step) {
+    const auto [cpu_token, margin] = Top(want);
+    const auto [gpu_token, gpu_margin] = Top(got);
+    const float bound = static_cast<float>(kLogitBound) * MaxAbs(want);
+    const double err = NormalisedError(want, got);
+    worst = std::max(worst, err);
+    EXPECT_LE(err, kLogitBound) << "step " << step;
+    // The GPU's pick is one of the CPU's best within the bound; where the CPU's best is
+    // ahead by more than the bound, it is the same token.
+    EXPECT_GE(want[gpu_token], want[cpu_token] - bound) << "step " << step << ": gpu " << gpu_token << ", cpu "
+                                                        << cpu_token;
+    if (margin > bound) {
+      ++unique_top;
+      EXPECT_EQ(gpu_token, cpu_token) << "step " << step << ": margin " << margin;
+    }
+    same_token += gpu_token == cpu_token;
+    const int32_t next[] = {cpu_token};  // both follow the CPU's choice
+    ASSERT_TRUE(cpu->Forward(next, false, want).ok());
+    const Status st = gpu->Forward(next, false, got);
+    ASSERT_TRUE(st.ok()) << "step " << step << ": " << st.message();
+  }
+  std::printf("  greedy %s: %d steps, same arg-max at %d; %d steps with a top-2 margin over the bound, all equal; "
+              "worst logit error %.2e\n",
+              CaseName({GetParam(), 0}).c_str(), kGreedySteps, same_token, unique_top, worst);
+}
+
+INSTANTIATE_TEST_SUITE_P(Models, CudaEngineTest,
+                         ::testing::Values(Case{Arch::kQwen3Moe, Recipe::kQ8_0}, Case{Arch::kQwen3Moe, Recipe::kQ4_K_M},
+                                           Case{Arch::kMiniMaxM2, Recipe::kQ8_0},
+                                           Case{Arch::kMiniMaxM2, Recipe::kQ3_K_XL}),
+                         CaseName);
+
+}  // namespace
+}  // namespace tandem
