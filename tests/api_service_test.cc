@@ -232,6 +232,18 @@ TEST_F(ApiServiceTest, BadRequestsAreInvalidArguments) {
   EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_NE(st.error_message().find("prompt is empty"), std::string::npos) << st.error_message();
 
+  v1::GenerateRequest invalid_utf8 = GreedyRequest(4);
+  invalid_utf8.set_prompt(std::string("caf\xc3 \xff\xfe bar"));
+  st = Refusal(client(), invalid_utf8);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_NE(st.error_message().find("prompt is not valid UTF-8 (byte 3"), std::string::npos) << st.error_message();
+  v1::GenerateRequest bad_stop = GreedyRequest(4);
+  bad_stop.add_stop("ok");
+  bad_stop.add_stop(std::string("\xe2\x82"));
+  st = Refusal(client(), bad_stop);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+  EXPECT_NE(st.error_message().find("stop[1]"), std::string::npos) << st.error_message();
+
   v1::GenerateRequest both = GreedyRequest(4);
   both.add_prompt_tokens(1);
   st = Refusal(client(), both);

@@ -2,10 +2,29 @@
 
 #include <fmt/format.h>
 
+#include "model/utf8.h"
+
 namespace tandem {
 namespace {
 
-std::vector<std::string> Stops(const google::protobuf::RepeatedPtrField<std::string>& stop) {
+}  // namespace
+
+Status CheckUtf8Field(std::string_view text, std::string_view field) {
+  for (size_t pos = 0; pos < text.size();) {
+    const Utf8Check c = CheckUtf8(text, pos);
+    if (c.status != Utf8Status::kComplete) {
+      return Status::Error("{} is not valid UTF-8 (byte {} of {}): send text encoded as UTF-8", field, pos,
+                           text.size());
+    }
+    pos += c.length;
+  }
+  return Status::Ok();
+}
+
+namespace {
+
+Expected<std::vector<std::string>> Stops(const google::protobuf::RepeatedPtrField<std::string>& stop) {
+  for (int i = 0; i < stop.size(); ++i) TANDEM_TRY(CheckUtf8Field(stop[i], fmt::format("stop[{}]", i)));
   return std::vector<std::string>(stop.begin(), stop.end());
 }
 
@@ -36,6 +55,7 @@ Expected<CompletionRequest> CompletionFromGenerate(ServedModel& model, const v1:
     return Status::Error("the request has both a prompt text and prompt_tokens: give one of them");
   }
   if (!request.prompt().empty()) {
+    TANDEM_TRY(CheckUtf8Field(request.prompt(), "prompt"));
     auto ids = model.tokenizer().Encode(request.prompt());
     if (!ids.ok()) return ids.status().WithContext("tokenizing the prompt");
     out.prompt = std::move(ids).value();
@@ -44,7 +64,7 @@ Expected<CompletionRequest> CompletionFromGenerate(ServedModel& model, const v1:
   }
   out.max_tokens = MaxTokens(model, request.max_tokens(), out.prompt.size());
   out.sampling = SamplingFromProto(request.sampling());
-  out.stop = Stops(request.stop());
+  TANDEM_ASSIGN_OR_RETURN(out.stop, Stops(request.stop()));
   return out;
 }
 
@@ -55,6 +75,12 @@ Expected<ChatRequest> ChatFromProto(const v1::ChatRequest& request) {
     const v1::ChatMessage& m = request.messages(i);
     auto role = ParseChatRole(m.role());
     if (!role.ok()) return role.status().WithContext(fmt::format("message {}", i));
+    TANDEM_TRY(CheckUtf8Field(m.content(), fmt::format("messages[{}].content", i)));
+    TANDEM_TRY(CheckUtf8Field(m.reasoning_content(), fmt::format("messages[{}].reasoning_content", i)));
+    for (int j = 0; j < m.tool_calls_size(); ++j) {
+      TANDEM_TRY(CheckUtf8Field(m.tool_calls(j).arguments_json(),
+                                fmt::format("messages[{}].tool_calls[{}].arguments_json", i, j)));
+    }
     ChatMessage& message = chat.messages.emplace_back();
     message.role = *role;
     message.content = m.content();
@@ -67,6 +93,9 @@ Expected<ChatRequest> ChatFromProto(const v1::ChatRequest& request) {
     }
     message.tool_call_id = m.tool_call_id();
     message.name = m.name();
+  }
+  for (int i = 0; i < request.tools_json_size(); ++i) {
+    TANDEM_TRY(CheckUtf8Field(request.tools_json(i), fmt::format("tools_json[{}]", i)));
   }
   chat.tools.assign(request.tools_json().begin(), request.tools_json().end());
   chat.add_generation_prompt = true;
@@ -84,7 +113,7 @@ Expected<CompletionRequest> CompletionFromChat(ServedModel& model, const ChatReq
   out.prompt = std::move(ids).value();
   out.max_tokens = MaxTokens(model, request.max_tokens(), out.prompt.size());
   out.sampling = SamplingFromProto(request.sampling());
-  out.stop = Stops(request.stop());
+  TANDEM_ASSIGN_OR_RETURN(out.stop, Stops(request.stop()));
   return out;
 }
 

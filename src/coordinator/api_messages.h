@@ -12,6 +12,9 @@
 namespace tandem {
 
 // The fields that are set override ServedModel::DefaultSampling().
+// Ok when `text` is strict UTF-8; else an error naming `field` and the first bad byte.
+Status CheckUtf8Field(std::string_view text, std::string_view field);
+
 SamplingParams SamplingFromProto(const v1::Sampling& sampling);
 
 // Prompt text (tokenized with special tokens parsed) or prompt token ids, not both;

@@ -89,6 +89,7 @@ grpc::Status ApiService::Chat(grpc::ServerContext* context, const v1::ChatReques
 grpc::Status ApiService::Tokenize(grpc::ServerContext*, const v1::TokenizeRequest* request, v1::TokenizeReply* reply) {
   EncodeOptions options;
   options.parse_special = !request->plain_text();
+  if (Status st = CheckUtf8Field(request->text(), "text"); !st.ok()) return Invalid(st);
   auto ids = model_.tokenizer().Encode(request->text(), options);
   if (!ids.ok()) return grpc::Status(grpc::StatusCode::INTERNAL, ids.status().message());
   for (int32_t id : *ids) {
