@@ -1,6 +1,8 @@
 // `tandem bench comm`: latency of each collective a decode step runs, at a model's exact
 // message sizes, for every collective implementation this machine can run; then comm
-// µs per token. Later benches (decode, scaling) join as further `tandem bench` subcommands.
+// µs per token. `tandem bench decode`: batch-1 decode tok/s of a model (a file or a
+// synthetic one of a real architecture) on N ranks, against its bytes per token and the
+// memory roofline, with the collectives' share of the step.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -10,6 +12,8 @@
 #include "bench/comm/comm_table.h"
 #include "bench/comm/host_runs.h"
 #include "bench/comm/nccl_runs.h"
+#include "bench/decode/decode_bench.h"
+#include "bench/decode/synthetic_spec.h"
 #include "cli/commands.h"
 #include "model/gguf_model.h"
 #include "model/hparams.h"
@@ -92,10 +96,67 @@ int RunComm(const CommArgs& args) {
   return 0;
 }
 
+struct DecodeArgs {
+  std::string model;
+  std::string synthetic;
+  std::string synth_dir = "/tmp/tandem-bench";
+  std::string backend = "cpu";
+  int ranks = 1;
+  std::string moe_split = "auto";
+  std::vector<int64_t> depths = {0};
+  int64_t tokens = 32;
+  int threads = 0;
+  std::string csv;
+};
+
+int RunDecode(const DecodeArgs& a) {
+  std::string path = a.model;
+  if (path.empty() == a.synthetic.empty()) {
+    fmt::print(stderr, "error: give a model file (-m) or --synthetic ARCH[:RECIPE][:layers=N]\n");
+    return 2;
+  }
+  if (!a.synthetic.empty()) {
+    auto file = bench::SyntheticModelFile(a.synthetic, a.synth_dir, TANDEM_SOURCE_DIR "/tests/data/vocab-qwen2.gguf");
+    if (!file.ok()) {
+      fmt::print(stderr, "error: {}\n", file.status().message());
+      return 1;
+    }
+    path = *file;
+  }
+  std::string csv = bench::DecodeCsvHeader();
+  for (int64_t depth : a.depths) {
+    bench::DecodeBenchOptions o;
+    o.model_path = path;
+    o.engine.backend = a.backend;
+    o.engine.n_threads = a.threads;
+    o.ranks = a.ranks;
+    o.moe_split = ParseMoeSplit(a.moe_split).value();
+    o.depth = depth;
+    o.tokens = a.tokens;
+    auto result = bench::RunDecodeBench(o);
+    if (!result.ok()) {
+      fmt::print(stderr, "error: bench decode: {}\n", result.status().message());
+      return 1;
+    }
+    fmt::print("{}", bench::FormatDecodeResult(*result));
+    std::fflush(stdout);
+    csv += bench::DecodeCsvRow(*result);
+  }
+  if (!a.csv.empty()) {
+    std::FILE* f = std::fopen(a.csv.c_str(), "w");
+    if (f == nullptr || std::fputs(csv.c_str(), f) < 0 || std::fclose(f) != 0) {
+      fmt::print(stderr, "error: cannot write {}\n", a.csv);
+      return 1;
+    }
+    fmt::print("wrote {}\n", a.csv);
+  }
+  return 0;
+}
+
 }  // namespace
 
 Command AddBenchCommand(CLI::App& app) {
-  auto* sub = app.add_subcommand("bench", "benchmarks: comm (collective latency per decode step)");
+  auto* sub = app.add_subcommand("bench", "benchmarks: comm (collective latency per decode step), decode (tok/s)");
   sub->require_subcommand(1);
   auto args = std::make_shared<CommArgs>();
   auto* comm = sub->add_subcommand("comm",
@@ -120,7 +181,32 @@ Command AddBenchCommand(CLI::App& app) {
   comm->add_option("--backends", args->backends, "comma-separated: in-process, ucx-tcp, ucx-sm, nccl")
       ->capture_default_str();
   comm->add_option("--csv", args->csv, "also write the numbers to this CSV file");
-  return {comm, [args] { return RunComm(*args); }};
+
+  auto d = std::make_shared<DecodeArgs>();
+  auto* decode = sub->add_subcommand("decode", "batch-1 decode tok/s on N ranks vs bytes per token and the roofline");
+  auto* file = decode->add_option("-m,--model", d->model, "GGUF model");
+  decode->add_option("--synthetic", d->synthetic,
+                     "or a synthetic model of a real architecture, written once: ARCH[:RECIPE][:layers=N][:experts=N] "
+                     "(qwen3moe-30b:q4_k_m, minimax-m2:q3_k_xl:layers=20)")
+      ->excludes(file);
+  decode->add_option("--synth-dir", d->synth_dir, "where synthetic models are kept")->capture_default_str();
+  decode->add_option("--backend", d->backend, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  decode->add_option("--ranks,--nodes", d->ranks, "tensor-parallel ranks in this process")
+      ->check(CLI::Range(1, 64))
+      ->capture_default_str();
+  decode->add_option("--moe-split", d->moe_split, "auto, tp, ep")
+      ->check(CLI::IsMember({"auto", "tp", "ep"}))
+      ->capture_default_str();
+  decode->add_option("--depth", d->depths, "KV context depth(s) at which decode is timed (e.g. --depth 0 16384)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 24))
+      ->capture_default_str();
+  decode->add_option("--tokens", d->tokens, "tokens decoded and timed")->check(CLI::Range(2, 100000))->capture_default_str();
+  decode->add_option("-t,--threads", d->threads, "CPU threads in all (0: all cores)")->check(CLI::Range(0, 1024));
+  decode->add_option("--csv", d->csv, "also write the numbers to this CSV file");
+  return {sub, [args, d, comm, decode] {
+            if (decode->parsed()) return RunDecode(*d);
+            return RunComm(*args);
+          }};
 }
 
 }  // namespace tandem::cli

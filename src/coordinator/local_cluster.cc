@@ -43,8 +43,10 @@ Expected<std::unique_ptr<LocalCluster>> LocalCluster::Load(const std::string& pa
     } else {
       collective = std::make_unique<InProcessCollective>(c->group_, r);
     }
-    auto engine = Engine::Create(std::move(model), std::move(backend).value(), std::move(collective),
-                                 c->planned_.plan, options);
+    auto timed = std::make_unique<TimedCollective>(std::move(collective));
+    c->timers_.push_back(timed.get());
+    auto engine = Engine::Create(std::move(model), std::move(backend).value(), std::move(timed), c->planned_.plan,
+                                 options);
     if (!engine.ok()) return engine.status().WithContext(fmt::format("{}: rank {}", path, r));
     c->engines_.push_back(std::move(engine).value());
   }

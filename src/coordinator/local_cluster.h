@@ -12,6 +12,7 @@
 #include "common/system_info.h"
 #include "coordinator/rank_group.h"
 #include "net/in_process_collective.h"
+#include "net/timed_collective.h"
 
 namespace tandem {
 
@@ -31,6 +32,8 @@ class LocalCluster final : public RankGroup {
                                                            AvailableMemoryBytes()});
   }
   Engine& rank(int r) { return *engines_[r]; }
+  // Time rank r has spent in its collectives so far (waiting for the others included).
+  CollectiveTime collective_time(int r) const { return timers_[r]->time(); }
   Engine& leader() override { return *engines_[0]; }
 
   // Runs fn on every rank at once, rank 0 on the calling thread; returns the first
@@ -48,6 +51,7 @@ class LocalCluster final : public RankGroup {
   PlannedShards planned_;
   std::shared_ptr<InProcessGroup> group_;
   std::vector<std::unique_ptr<Engine>> engines_;
+  std::vector<const TimedCollective*> timers_;  // [ranks], owned by the engines
 };
 
 }  // namespace tandem

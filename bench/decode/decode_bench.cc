@@ -1,0 +1,108 @@
+#include "bench/decode/decode_bench.h"
+
+#include <algorithm>
+#include <random>
+
+#include <fmt/format.h>
+
+#include "bench/decode/memory_roofline.h"
+#include "coordinator/local_cluster.h"
+
+namespace tandem::bench {
+namespace {
+
+// `n` token ids drawn from the vocabulary (a fixed seed: runs compare).
+std::vector<int32_t> RandomTokens(int64_t n, int64_t n_vocab) {
+  std::mt19937 gen(7);
+  std::uniform_int_distribution<int32_t> id(0, static_cast<int32_t>(std::min<int64_t>(n_vocab, 150000) - 1));
+  std::vector<int32_t> tokens(static_cast<size_t>(n));
+  for (int32_t& t : tokens) t = id(gen);
+  return tokens;
+}
+
+}  // namespace
+
+Expected<DecodeBenchResult> RunDecodeBench(const DecodeBenchOptions& o) {
+  if (o.tokens < 2) return Status::Error("--tokens {} must be at least 2", o.tokens);
+  EngineOptions engine = o.engine;
+  engine.n_ctx = std::max(engine.n_ctx, o.depth + o.tokens + 2);
+  TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<LocalCluster> cluster,
+                          LocalCluster::Load(o.model_path, o.ranks, engine, o.moe_split));
+  const ModelShape& s = cluster->leader().config().shape;
+  DecodeBenchResult r;
+  r.arch = std::string(ArchName(s.arch));
+  r.layers = s.n_layer;
+  r.ranks = o.ranks;
+  r.backend = engine.backend;
+  r.depth = o.depth;
+  r.tokens = o.tokens;
+  const PlannedShards& planned = cluster->planned();
+  r.weight_bytes_per_token = planned.step_token_bytes + static_cast<double>(planned.loads[0].replicated_token_bytes);
+  for (const Shard& shard : planned.plan) {
+    // At depth d a token attends to about d positions of its rank's KV heads.
+    r.kv_bytes_per_token = std::max(r.kv_bytes_per_token,
+                                    static_cast<double>(KvCacheBytes(s, shard, o.depth + o.tokens / 2, engine.kv_storage)));
+  }
+  SamplingParams greedy;
+  const std::vector<int32_t> prompt = RandomTokens(std::max<int64_t>(1, o.depth), s.n_vocab);
+  auto none = [](int32_t) { return true; };
+  // Warm-up (pages in the weights), then prefill + 1 token, then prefill + N: the
+  // difference isolates the decode steps' collectives.
+  TANDEM_TRY(cluster->Generate(std::span(prompt).first(1), 2, greedy, {}, none).status());
+  const CollectiveTime before = cluster->collective_time(0);
+  TANDEM_ASSIGN_OR_RETURN(GenerateStats short_run, cluster->Generate(prompt, 1, greedy, {}, none));
+  const CollectiveTime mid = cluster->collective_time(0);
+  TANDEM_ASSIGN_OR_RETURN(GenerateStats run, cluster->Generate(prompt, o.tokens, greedy, {}, none));
+  const CollectiveTime after = cluster->collective_time(0);
+  r.prefill_tok_s = run.prefill_tok_s();
+  r.decode_tok_s = run.decode_tok_s();
+  const double decode_steps = static_cast<double>(run.generated_tokens - short_run.generated_tokens);
+  const double comm = (after.seconds - mid.seconds) - (mid.seconds - before.seconds);
+  const double calls = static_cast<double>((after.calls - mid.calls) - (mid.calls - before.calls));
+  r.comm_us_per_token = decode_steps > 0 ? std::max(0.0, comm) / decode_steps * 1e6 : 0;
+  r.collectives_per_token = decode_steps > 0 ? calls / decode_steps : 0;
+  const int threads = engine.n_threads > 0 ? engine.n_threads : 0;
+  auto roofline = MeasureRoofline(engine.backend, threads);
+  if (roofline.ok()) {
+    r.roofline_gb_s = roofline->gb_per_s;
+    r.roofline_what = roofline->what;
+  } else {
+    r.roofline_what = roofline.status().message();
+  }
+  return r;
+}
+
+std::string FormatDecodeResult(const DecodeBenchResult& r) {
+  const double gib = 1024.0 * 1024 * 1024;
+  std::string out = fmt::format(
+      "{} ({} layers) on {} {} rank(s), batch 1, depth {}, {} tokens decoded\n"
+      "  decode   {:.2f} tok/s ({:.2f} ms/token); prefill {:.1f} tok/s\n"
+      "  reads    {:.3f} GiB/token of weights + {:.3f} GiB/token of KV (the slowest rank's)\n"
+      "  memory   {:.1f} GB/s achieved",
+      r.arch, r.layers, r.ranks, r.backend, r.depth, r.tokens, r.decode_tok_s, r.ms_per_token(), r.prefill_tok_s,
+      r.weight_bytes_per_token / gib, r.kv_bytes_per_token / gib, r.achieved_gb_s());
+  if (r.roofline_gb_s > 0) {
+    out += fmt::format(" = {:.0f}% of {:.1f} GB/s ({})", 100 * r.roofline_share(), r.roofline_gb_s, r.roofline_what);
+  } else {
+    out += fmt::format(" (no roofline: {})", r.roofline_what);
+  }
+  out += fmt::format("\n  comm     {:.0f} µs/token in {:.0f} collectives on rank 0 ({:.0f}% of the step)\n",
+                     r.comm_us_per_token, r.collectives_per_token,
+                     r.ms_per_token() > 0 ? 100 * r.comm_us_per_token / (1e3 * r.ms_per_token()) : 0);
+  return out;
+}
+
+std::string DecodeCsvHeader() {
+  return "arch,layers,ranks,backend,depth,tokens,decode_tok_s,ms_per_token,prefill_tok_s,weight_gib_per_token,"
+         "kv_gib_per_token,achieved_gb_s,roofline_gb_s,roofline_share,comm_us_per_token,collectives_per_token\n";
+}
+
+std::string DecodeCsvRow(const DecodeBenchResult& r) {
+  const double gib = 1024.0 * 1024 * 1024;
+  return fmt::format("{},{},{},{},{},{},{:.3f},{:.3f},{:.2f},{:.4f},{:.4f},{:.2f},{:.2f},{:.3f},{:.1f},{:.1f}\n",
+                     r.arch, r.layers, r.ranks, r.backend, r.depth, r.tokens, r.decode_tok_s, r.ms_per_token(),
+                     r.prefill_tok_s, r.weight_bytes_per_token / gib, r.kv_bytes_per_token / gib, r.achieved_gb_s(),
+                     r.roofline_gb_s, r.roofline_share(), r.comm_us_per_token, r.collectives_per_token);
+}
+
+}  // namespace tandem::bench

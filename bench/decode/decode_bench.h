@@ -1,0 +1,50 @@
+// `tandem bench decode`: batch-1 decode speed of a model on N ranks of this machine, set
+// against the bytes each token must read and the measured memory roofline, with the time
+// the ranks spend in collectives.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+#include "common/status.h"
+#include "coordinator/shard_planner.h"
+#include "engine/engine.h"
+
+namespace tandem::bench {
+
+struct DecodeBenchOptions {
+  std::string model_path;  // a GGUF file (bench/decode/synthetic_spec.h makes one)
+  EngineOptions engine;    // backend, context, threads
+  int ranks = 1;
+  MoeSplit moe_split = MoeSplit::kAuto;
+  int64_t depth = 0;       // context already in the KV cache when decode starts
+  int64_t tokens = 64;     // decoded and timed
+};
+
+struct DecodeBenchResult {
+  std::string arch;
+  int64_t layers = 0;
+  int ranks = 1;
+  std::string backend;
+  int64_t depth = 0, tokens = 0;
+  double prefill_tok_s = 0;
+  double decode_tok_s = 0;
+  double weight_bytes_per_token = 0;  // the slowest rank's, summed over layers
+  double kv_bytes_per_token = 0;      // the slowest rank's KV reads at this depth
+  double roofline_gb_s = 0;
+  std::string roofline_what;
+  double comm_us_per_token = 0;       // rank 0 inside collectives (waiting included)
+  double collectives_per_token = 0;
+
+  double ms_per_token() const { return decode_tok_s > 0 ? 1e3 / decode_tok_s : 0; }
+  double achieved_gb_s() const { return (weight_bytes_per_token + kv_bytes_per_token) * decode_tok_s / 1e9; }
+  double roofline_share() const { return roofline_gb_s > 0 ? achieved_gb_s() / roofline_gb_s : 0; }
+};
+
+Expected<DecodeBenchResult> RunDecodeBench(const DecodeBenchOptions& options);
+
+std::string FormatDecodeResult(const DecodeBenchResult& r);
+std::string DecodeCsvHeader();
+std::string DecodeCsvRow(const DecodeBenchResult& r);
+
+}  // namespace tandem::bench
