@@ -94,6 +94,13 @@ Expected<CompletionResult> Stream(LocalCluster& cluster, const Tokenizer& tokeni
 
 // Interactive chat on stdin: one line per user turn, the history kept and re-rendered
 // with the model's chat template each turn.
+ChatMessage Said(ChatRole role, std::string text) {
+  ChatMessage m;
+  m.role = role;
+  m.content = std::move(text);
+  return m;
+}
+
 int RunChat(LocalCluster& cluster, const Tokenizer& tokenizer, const RunArgs& a) {
   auto format = DetectChatFormat(cluster.leader().metadata());
   if (!format.ok()) {
@@ -102,14 +109,14 @@ int RunChat(LocalCluster& cluster, const Tokenizer& tokenizer, const RunArgs& a)
   }
   ChatRequest chat;
   chat.enable_thinking = !a.no_think;
-  if (!a.system.empty()) chat.messages.push_back({ChatRole::kSystem, a.system});
+  if (!a.system.empty()) chat.messages.push_back(Said(ChatRole::kSystem, a.system));
   const bool tty = isatty(STDIN_FILENO) != 0;
   std::string line;
   for (;;) {
     if (tty) fmt::print(stderr, "\n> ");
     if (!std::getline(std::cin, line)) return 0;
     if (line.empty()) continue;
-    chat.messages.push_back({ChatRole::kUser, line});
+    chat.messages.push_back(Said(ChatRole::kUser, line));
     auto text = RenderChat(*format, chat);
     if (!text.ok()) {
       fmt::print(stderr, "error: {}\n", text.status().message());
