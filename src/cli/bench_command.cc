@@ -14,6 +14,7 @@
 #include "bench/comm/nccl_runs.h"
 #include "bench/decode/decode_bench.h"
 #include "bench/decode/synthetic_spec.h"
+#include "cli/activations_option.h"
 #include "cli/commands.h"
 #include "model/gguf_model.h"
 #include "model/hparams.h"
@@ -101,6 +102,7 @@ struct DecodeArgs {
   std::string synthetic;
   std::string synth_dir = "/tmp/tandem-bench";
   std::string backend = "cpu";
+  std::string activations = "auto";  // auto | f32 | ggml
   int ranks = 1;
   std::string moe_split = "auto";
   std::vector<int64_t> depths = {0};
@@ -128,6 +130,7 @@ int RunDecode(const DecodeArgs& a) {
     bench::DecodeBenchOptions o;
     o.model_path = path;
     o.engine.backend = a.backend;
+    o.engine.ggml_activation_rounding = ActivationRoundingOf(a.activations);
     o.engine.n_threads = a.threads;
     o.ranks = a.ranks;
     o.moe_split = ParseMoeSplit(a.moe_split).value();
@@ -191,6 +194,7 @@ Command AddBenchCommand(CLI::App& app) {
       ->excludes(file);
   decode->add_option("--synth-dir", d->synth_dir, "where synthetic models are kept")->capture_default_str();
   decode->add_option("--backend", d->backend, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  AddActivationsOption(decode, &d->activations);
   decode->add_option("--ranks,--nodes", d->ranks, "tensor-parallel ranks in this process")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

@@ -5,6 +5,7 @@
 #include <charconv>
 #include <iostream>
 
+#include "cli/activations_option.h"
 #include "cli/commands.h"
 #include "coordinator/completion.h"
 #include "coordinator/local_cluster.h"
@@ -30,7 +31,7 @@ struct RunArgs {
   std::string moe_split = "auto";
   int threads = 0;
   std::string kv = "f16";
-  bool ggml_activations = false;
+  std::string activations = "auto";  // auto | f32 | ggml
   std::string backend = "cpu";  // cpu | cuda
   int device = 0;               // cuda: device ordinal
   SamplingParams sampling;
@@ -147,7 +148,7 @@ int RunGenerate(const RunArgs& a) {
   options.n_batch = a.n_batch;
   options.n_threads = a.threads;
   options.kv_storage = a.kv == "f32" ? KvStorage::kF32 : KvStorage::kF16;
-  options.ggml_activation_rounding = a.ggml_activations;
+  options.ggml_activation_rounding = ActivationRoundingOf(a.activations);
   options.backend = a.backend;
   options.cuda_device = a.device;
   auto cluster = LocalCluster::Load(a.model, a.ranks, options, ParseMoeSplit(a.moe_split).value());
@@ -179,7 +180,7 @@ int RunGenerate(const RunArgs& a) {
 
 Command AddRunCommand(CLI::App& app) {
   auto a = std::make_shared<RunArgs>();
-  auto* sub = app.add_subcommand("run", "generate on this machine (CPU), the model split over --ranks in-process ranks");
+  auto* sub = app.add_subcommand("run", "generate on this machine, the model split over --ranks in-process ranks");
   sub->add_option("-m,--model", a->model, "GGUF model (first part of a split model)")->required();
   sub->add_option("-p,--prompt", a->prompt, "prompt text (special tokens like <|im_start|> are parsed)");
   sub->add_option("--tokens", a->tokens, "prompt as token ids: 1,2,3");
@@ -203,12 +204,12 @@ Command AddRunCommand(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--kv", a->kv, "KV cache type")->check(CLI::IsMember({"f16", "f32"}))->capture_default_str();
   sub->add_option("-t,--threads", a->threads, "threads in all (0: all cores)")->check(CLI::Range(0, 1024));
-  sub->add_option("--backend", a->backend, "where the forward runs: cpu, or cuda (one GPU, --ranks 1)")
+  sub->add_option("--backend", a->backend, "where the forward runs: cpu, or cuda (one GPU; --ranks N share it)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   sub->add_option("--device", a->device, "cuda backend: GPU ordinal")->capture_default_str()->check(CLI::Range(0, 64));
-  sub->add_flag("--ggml-activations", a->ggml_activations,
-                "round activations like llama.cpp's CPU backend before quantized products (for comparisons)");
+  AddActivationsOption(sub, &a->activations);
+  sub->add_flag_callback("--ggml-activations", [a] { a->activations = "ggml"; }, "same as --activations ggml");
   auto& s = a->sampling;
   sub->add_option("--temp", s.temperature, "temperature (0: greedy)")->capture_default_str();
   sub->add_option("--top-k", s.top_k, "top-k (0: off)")->capture_default_str();

@@ -19,13 +19,15 @@ Expected<std::unique_ptr<Backend>> MakeBackend(const EngineOptions& options, int
   if (options.backend == "cpu") {
     CpuBackendOptions cpu;
     cpu.n_threads = cpu_threads;
-    cpu.ggml_activation_rounding = options.ggml_activation_rounding;
+    cpu.ggml_activation_rounding = options.ggml_activation_rounding.value_or(false);
     return std::unique_ptr<Backend>(std::make_unique<CpuBackend>(cpu));
   }
   if (options.backend == "cuda") {
 #ifdef TANDEM_HAVE_CUDA
     CudaBackendOptions cuda;
     cuda.device = options.cuda_device;
+    cuda.activations = options.ggml_activation_rounding.value_or(true) ? ActivationRounding::kLikeGgml
+                                                                        : ActivationRounding::kNone;
     TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<CudaBackend> b, CudaBackend::Create(cuda));
     return std::unique_ptr<Backend>(std::move(b));
 #else

@@ -137,6 +137,7 @@ Expected<std::unique_ptr<CudaBackend>> CudaBackend::Create(const CudaBackendOpti
   }
   std::unique_ptr<CudaBackend> b(new CudaBackend());
   b->device_ = options.device;
+  b->activations_ = options.activations;
   TANDEM_CUDA_TRY(cudaSetDevice(options.device));
   cudaDeviceProp prop{};
   TANDEM_CUDA_TRY(cudaGetDeviceProperties(&prop, options.device));
@@ -291,7 +292,7 @@ void CudaBackend::MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kQuantMatMulMaxTokens) {
     const int64_t m = std::min(kQuantMatMulMaxTokens, n_tokens - t0);
     if (!Check(QuantMatMul(w.type, w.data, w.rows, w.cols, w.row_stride, x + t0 * w.cols, m, y + t0 * w.rows,
-                           stream_),
+                           stream_, activations_),
                "matmul")) {
       return;
     }
@@ -376,6 +377,7 @@ void CudaBackend::MoeExperts(const LayerWeights& w, const ExpertShape& s, const 
   a.gate_buf = *scratch;
   a.up_buf = a.gate_buf + kMoeMaxTokens * k * s.n_ff;
   a.down_buf = a.up_buf + kMoeMaxTokens * k * s.n_ff;
+  a.rounding = activations_;
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kMoeMaxTokens) {
     a.n_tokens = std::min(kMoeMaxTokens, n_tokens - t0);
     a.x = x + t0 * s.n_embd;

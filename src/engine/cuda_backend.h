@@ -14,11 +14,15 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "kernels/cuda/activation_mode.h"
 
 namespace tandem {
 
 struct CudaBackendOptions {
   int device = 0;  // CUDA device ordinal
+  // How the products take their activations: kLikeGgml (int8 with dp4a, like llama.cpp;
+  // the fast path) or kNone (f32, the CPU reference's own products).
+  ActivationRounding activations = ActivationRounding::kLikeGgml;
 };
 
 class CudaBackend final : public Backend {
@@ -72,6 +76,7 @@ class CudaBackend final : public Backend {
   void LogMemoryPlan(std::string_view stage) const;
 
   int device_ = 0;
+  ActivationRounding activations_ = ActivationRounding::kLikeGgml;
   std::string device_name_;
   cudaStream_t stream_ = nullptr;
   std::vector<void*> allocations_;  // freed in the destructor

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -28,9 +29,10 @@ struct EngineOptions {
   int64_t n_batch = 256;   // most prompt tokens per forward step
   KvStorage kv_storage = KvStorage::kF16;
   int n_threads = 0;       // CPU backend threads; 0: all cores
-  // CPU backend: round activations like ggml before each quantized product (for
-  // comparisons with llama.cpp only).
-  bool ggml_activation_rounding = false;
+  // Round activations like ggml before each quantized product (int8 per block, as
+  // llama.cpp does). Unset: the backend's default, which is no for the CPU reference and
+  // yes for CUDA, whose int8 dp4a products are its fast path.
+  std::optional<bool> ggml_activation_rounding;
   std::string backend = "cpu";  // cpu | cuda (engine/backend_factory.h)
   int cuda_device = 0;          // cuda backend: device ordinal
 };

@@ -74,8 +74,11 @@ std::vector<T> FromDevice(CudaBackend& b, const T* device, int64_t n) {
   return host;
 }
 
-inline std::unique_ptr<CudaBackend> MakeCudaBackend() {
-  auto b = CudaBackend::Create(CudaBackendOptions{});
+// kNone by default: the products then have the CPU reference's f32 activations.
+inline std::unique_ptr<CudaBackend> MakeCudaBackend(ActivationRounding activations = ActivationRounding::kNone) {
+  CudaBackendOptions options;
+  options.activations = activations;
+  auto b = CudaBackend::Create(options);
   EXPECT_TRUE(b.ok()) << b.status().message();
   return b.ok() ? std::move(b).value() : nullptr;
 }

@@ -4,6 +4,8 @@
 // one block, three blocks, long rows with a partial last step), n_tokens 1, 2, 3 and 8,
 // and column slices whose rows are further apart than their bytes (row_stride > row bytes,
 // often leaving rows unaligned). Compared by normalised error max|gpu - cpu| / max|cpu|.
+// The int8-activation path (ActivationRounding::kLikeGgml) is checked the same way against
+// its CPU twin: RoundActivationsLikeGgml of each token's x, then MatMul.
 //
 // Without a CUDA device every GPU test skips with the reason. Perf table (GB/s per type and
 // shape at n_tokens 1 against the measured copy and read bandwidth):
@@ -23,6 +25,7 @@
 #include <vector>
 
 #include "common/thread_pool.h"
+#include "kernels/cpu/activation_rounding.h"
 #include "kernels/cpu/matvec.h"
 #include "kernels/cpu/quant.h"
 #include "kernels/cuda/bandwidth_probe.h"
@@ -150,11 +153,9 @@ struct CaseResult {
   bool all_finite = true;
 };
 
-class QuantMatVecTest : public ::testing::TestWithParam<GgmlType> {};
-
-TEST_P(QuantMatVecTest, MatchesCpuReference) {
-  SKIP_WITHOUT_CUDA_DEVICE();
-  const GgmlType type = GetParam();
+// Every shape of CorrectnessShapes(type) at every token count, GPU under `rounding` vs
+// its CPU twin; prints the worst error.
+void CheckAgainstCpu(GgmlType type, ActivationRounding rounding) {
   const int64_t block = TypeInfo(type).block_size;
   double worst = 0;
   int cases = 0;
@@ -172,8 +173,13 @@ TEST_P(QuantMatVecTest, MatchesCpuReference) {
 
     // CPU reference for 8 tokens; token t's outputs depend on x[t] alone, so fewer tokens
     // are its first rows.
-    std::vector<float> ref(kMaxTokens * shape.rows);
-    MatMul(type, blocks.data() + first_byte, shape.rows, shape.cols, x.data(), kMaxTokens, ref.data(), &Pool(),
+    std::vector<float> ref(kMaxTokens * shape.rows), x_cpu = x;
+    if (rounding == ActivationRounding::kLikeGgml) {
+      for (int64_t t = 0; t < kMaxTokens; ++t) {
+        RoundActivationsLikeGgml(type, x.data() + t * shape.cols, shape.cols, x_cpu.data() + t * shape.cols);
+      }
+    }
+    MatMul(type, blocks.data() + first_byte, shape.rows, shape.cols, x_cpu.data(), kMaxTokens, ref.data(), &Pool(),
            row_stride);
 
     DeviceBuffer w_dev(blocks.size()), x_dev(x.size() * sizeof(float)), y_dev(ref.size() * sizeof(float));
@@ -185,7 +191,7 @@ TEST_P(QuantMatVecTest, MatchesCpuReference) {
       const std::string name = CaseName(type, shape, n_tokens);
       ASSERT_CUDA(cudaMemset(y_dev.get(), 0xff, y_dev.bytes()));  // NaN: unwritten outputs fail
       const Status st = QuantMatMul(type, w_dev.get() + first_byte, shape.rows, shape.cols, row_stride,
-                                    x_dev.get<float>(), n_tokens, y_dev.get<float>(), nullptr);
+                                    x_dev.get<float>(), n_tokens, y_dev.get<float>(), nullptr, rounding);
       ASSERT_TRUE(st.ok()) << name << ": " << st.message();
       ASSERT_CUDA(cudaDeviceSynchronize());
       std::vector<float> y(n_tokens * shape.rows);
@@ -209,8 +215,23 @@ TEST_P(QuantMatVecTest, MatchesCpuReference) {
       ++cases;
     }
   }
-  std::printf("[ %-6s ] %d cases, max normalised error %.3g (bound %.0e)\n", std::string(TypeName(type)).c_str(),
-              cases, worst, kMaxNormalisedError);
+  std::printf("[ %-6s ] %s activations: %d cases, max normalised error %.3g (bound %.0e)\n",
+              std::string(TypeName(type)).c_str(), rounding == ActivationRounding::kNone ? "f32" : "int8/ggml", cases,
+              worst, kMaxNormalisedError);
+}
+
+class QuantMatVecTest : public ::testing::TestWithParam<GgmlType> {};
+
+TEST_P(QuantMatVecTest, MatchesCpuReference) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  CheckAgainstCpu(GetParam(), ActivationRounding::kNone);
+}
+
+// The int8 dp4a kernel (F16 / BF16: x rounded to the weight type): the integer sums are
+// exact, so it meets the same bound against its CPU twin.
+TEST_P(QuantMatVecTest, Int8ActivationsMatchCpuTwin) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  CheckAgainstCpu(GetParam(), ActivationRounding::kLikeGgml);
 }
 
 INSTANTIATE_TEST_SUITE_P(AllTypes, QuantMatVecTest, ::testing::ValuesIn(SupportedTypes().begin(), SupportedTypes().end()),
@@ -241,20 +262,21 @@ TEST(QuantMatVecArgs, RejectsBadArguments) {
 struct PerfRow {
   std::string type, shape;
   int64_t rows, cols;
-  double mbytes, us1, gbps1, us8, gbps8;
+  double mbytes, us1, gbps1, us8, gbps8;  // f32 activations
+  double us1_i8, gbps1_i8, us8_i8;         // int8 activations (ActivationRounding::kLikeGgml)
 };
 
 // Median-free but launch-gap-free: `launches` calls captured into a CUDA graph, the graph
 // replayed `replays` times between events; seconds per call.
 double TimeGraph(const std::vector<const uint8_t*>& copies, GgmlType type, const Shape& s, const float* x,
-                 int64_t n_tokens, float* y, int launches, int replays) {
+                 int64_t n_tokens, float* y, int launches, int replays, ActivationRounding rounding) {
   cudaStream_t stream;
   cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
   cudaGraph_t graph;
   cudaGraphExec_t exec;
   cudaStreamBeginCapture(stream, cudaStreamCaptureModeThreadLocal);
   for (int i = 0; i < launches; ++i) {
-    Status st = QuantMatMul(type, copies[i % copies.size()], s.rows, s.cols, 0, x, n_tokens, y, stream);
+    Status st = QuantMatMul(type, copies[i % copies.size()], s.rows, s.cols, 0, x, n_tokens, y, stream, rounding);
     if (!st.ok()) ADD_FAILURE() << st.message();
   }
   cudaStreamEndCapture(stream, &graph);
@@ -314,18 +336,23 @@ TEST(QuantMatVecPerf, Table) {
       for (int i = 0; i < n_copies; ++i) copies.push_back(w_dev.get() + i * padded);
       const int launches = std::max(n_copies, 8);
       const int replays = std::max(2, static_cast<int>(std::min<uint64_t>(50, (4ull << 30) / (bytes * launches) + 1)));
-      const double t1 = TimeGraph(copies, type, s, x_dev.get<float>(), 1, y_dev.get<float>(), launches, replays);
-      const double t8 = TimeGraph(copies, type, s, x_dev.get<float>(), 8, y_dev.get<float>(), launches, replays);
+      auto time = [&](int64_t n_tokens, ActivationRounding rounding) {
+        return TimeGraph(copies, type, s, x_dev.get<float>(), n_tokens, y_dev.get<float>(), launches, replays,
+                         rounding);
+      };
+      const double t1 = time(1, ActivationRounding::kNone), t8 = time(8, ActivationRounding::kNone);
+      const double q1 = time(1, ActivationRounding::kLikeGgml), q8 = time(8, ActivationRounding::kLikeGgml);
       table.push_back({std::string(TypeName(type)), s.what, s.rows, s.cols, bytes / 1e6, t1 * 1e6, bytes / t1 / 1e9,
-                       t8 * 1e6, bytes / t8 / 1e9});
+                       t8 * 1e6, bytes / t8 / 1e9, q1 * 1e6, bytes / q1 / 1e9, q8 * 1e6});
     }
   }
-  std::printf("\n%-7s %-22s %7s %5s %8s %8s %7s %6s %6s %8s %7s\n", "type", "shape", "rows", "cols", "MB", "us@1",
-              "GB/s@1", "%copy", "%read", "us@8", "GB/s@8");
+  std::printf("\n%-7s %-22s %7s %5s %8s | f32 x: %7s %7s %6s %8s | int8 x: %7s %7s %6s %8s\n", "type", "shape", "rows",
+              "cols", "MB", "us@1", "GB/s@1", "%read", "us@8", "us@1", "GB/s@1", "%read", "us@8");
   for (const PerfRow& r : table) {
-    std::printf("%-7s %-22s %7lld %5lld %8.2f %8.2f %7.0f %5.0f%% %5.0f%% %8.2f %7.0f\n", r.type.c_str(),
-                r.shape.c_str(), static_cast<long long>(r.rows), static_cast<long long>(r.cols), r.mbytes, r.us1,
-                r.gbps1, 100 * r.gbps1 / copy->gb_per_s, 100 * r.gbps1 / read->gb_per_s, r.us8, r.gbps8);
+    std::printf("%-7s %-22s %7lld %5lld %8.2f |        %7.2f %7.0f %5.0f%% %8.2f |         %7.2f %7.0f %5.0f%% %8.2f\n",
+                r.type.c_str(), r.shape.c_str(), static_cast<long long>(r.rows), static_cast<long long>(r.cols),
+                r.mbytes, r.us1, r.gbps1, 100 * r.gbps1 / read->gb_per_s, r.us8, r.us1_i8, r.gbps1_i8,
+                100 * r.gbps1_i8 / read->gb_per_s, r.us8_i8);
   }
 }
 

@@ -26,7 +26,7 @@ Status MoeExpertsForward(const MoeExpertsArgs& a, cudaStream_t stream) {
   auto run = [&](const ExpertWeights& w, const float* x, int64_t pairs_per_x, float* y, const char* what) -> Status {
     products.pairs_per_x = pairs_per_x;
     products.expert_stride = w.expert_stride;
-    const Status st = QuantMatMulExperts(w.type, w.data, w.rows, w.cols, w.row_stride, products, x, y, stream);
+    const Status st = QuantMatMulExperts(w.type, w.data, w.rows, w.cols, w.row_stride, products, x, y, stream, a.rounding);
     return st.ok() ? st : st.WithContext(what);
   };
   TANDEM_TRY(run(a.gate, a.x, a.k, a.gate_buf, "MoE gate"));

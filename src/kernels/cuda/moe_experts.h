@@ -12,6 +12,7 @@
 #include <cstdint>
 
 #include "common/status.h"
+#include "kernels/cuda/activation_mode.h"
 #include "model/ggml_type.h"
 
 namespace tandem {
@@ -42,6 +43,7 @@ struct MoeExpertsArgs {
   float* gate_buf = nullptr;
   float* up_buf = nullptr;
   float* down_buf = nullptr;
+  ActivationRounding rounding = ActivationRounding::kNone;  // of the three products (quant_matvec.h)
 };
 
 // Scratch floats MoeExpertsForward needs for kMoeMaxTokens tokens of k experts.

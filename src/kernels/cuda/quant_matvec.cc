@@ -52,19 +52,49 @@ Status CheckArgs(GgmlType type, const void* w, int64_t rows, int64_t cols, uint6
   return Status::Ok();
 }
 
-}  // namespace
-
-Status QuantMatMul(GgmlType type, const void* w, int64_t rows, int64_t cols, uint64_t row_stride, const float* x,
-                   int64_t n_tokens, float* y, cudaStream_t stream) {
-  cuda_detail::QuantMatMulArgs args{};
-  TANDEM_TRY(CheckArgs(type, w, rows, cols, row_stride, x, n_tokens, y, args));
-  if (args.rows == 0) return Status::Ok();
-  TANDEM_CUDA_TRY(cuda_detail::LaunchQuantMatMul(args, stream));
+// Runs `args` on the kernel its rounding asks for: the int8 one for quantized types under
+// kLikeGgml, in token chunks whose rounded activations fit its shared memory.
+Status Launch(cuda_detail::QuantMatMulArgs args, ActivationRounding rounding, cudaStream_t stream) {
+  args.rounding = rounding;
+  if (rounding == ActivationRounding::kNone || IsFloatType(args.type)) {
+    TANDEM_CUDA_TRY(cuda_detail::LaunchQuantMatMul(args, stream));
+    return Status::Ok();
+  }
+  int64_t per_launch = args.n_tokens;
+  while (per_launch > 1 && cuda_detail::Q8SharedBytes(args.cols, per_launch) > cuda_detail::kQ8SharedLimit) {
+    per_launch /= 2;
+  }
+  if (cuda_detail::Q8SharedBytes(args.cols, per_launch) > cuda_detail::kQ8SharedLimit) {
+    return Status::Error("QuantMatMul: {} int8 activations of {} cols need {} bytes of shared memory (limit {}): "
+                         "rows this long take ActivationRounding::kNone",
+                         TypeName(args.type), args.cols, cuda_detail::Q8SharedBytes(args.cols, 1),
+                         cuda_detail::kQ8SharedLimit);
+  }
+  const int n_tokens = args.n_tokens;
+  const float* x = args.x;
+  float* y = args.y;
+  for (int t0 = 0; t0 < n_tokens; t0 += static_cast<int>(per_launch)) {
+    args.n_tokens = std::min(static_cast<int>(per_launch), n_tokens - t0);
+    args.x = x + static_cast<int64_t>(t0) * args.cols;
+    args.y = y + static_cast<int64_t>(t0) * args.rows;
+    TANDEM_CUDA_TRY(cuda_detail::LaunchQuantMatMulQ8(args, stream));
+  }
   return Status::Ok();
 }
 
+}  // namespace
+
+Status QuantMatMul(GgmlType type, const void* w, int64_t rows, int64_t cols, uint64_t row_stride, const float* x,
+                   int64_t n_tokens, float* y, cudaStream_t stream, ActivationRounding rounding) {
+  cuda_detail::QuantMatMulArgs args{};
+  TANDEM_TRY(CheckArgs(type, w, rows, cols, row_stride, x, n_tokens, y, args));
+  if (args.rows == 0) return Status::Ok();
+  return Launch(args, rounding, stream);
+}
+
 Status QuantMatMulExperts(GgmlType type, const void* w, int64_t rows, int64_t cols, uint64_t row_stride,
-                          const ExpertProducts& e, const float* x, float* y, cudaStream_t stream) {
+                          const ExpertProducts& e, const float* x, float* y, cudaStream_t stream,
+                          ActivationRounding rounding) {
   if (e.n_pairs < 1 || e.n_pairs > 65535 || e.pairs_per_x < 1 || e.ids == nullptr) {
     return Status::Error("QuantMatMulExperts: {} pairs ({} per x row, ids {}): need 1..65535 pairs and ids",
                          e.n_pairs, e.pairs_per_x, static_cast<const void*>(e.ids));
@@ -86,8 +116,7 @@ Status QuantMatMulExperts(GgmlType type, const void* w, int64_t rows, int64_t co
                                           static_cast<int>(e.expert_begin),
                                           static_cast<int>(e.n_expert),
                                           e.expert_stride};
-  TANDEM_CUDA_TRY(cuda_detail::LaunchQuantMatMul(args, stream));
-  return Status::Ok();
+  return Launch(args, rounding, stream);
 }
 
 }  // namespace tandem

@@ -1,11 +1,14 @@
 // Kernels behind QuantMatMul (quant_matvec.h): the staged warp-per-row GEMV for every
 // format of quant_formats.cuh, and a plain one for float rows of odd length.
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
 #include <algorithm>
 #include <cstdint>
 
 #include "kernels/cuda/quant_formats.cuh"
+#include "kernels/cuda/quant_matvec_common.cuh"
 #include "kernels/cuda/quant_matvec_launch.h"
 
 namespace tandem::cuda_detail {
@@ -26,55 +29,23 @@ constexpr int WordsPerLane() {
   return (StepGroups<F>() * F::kGroupBytes + 30) / 16 / 32 + 1;
 }
 
-// 16 bytes of weights, read once: not kept in L1, which serves the activations.
-__device__ __forceinline__ uint4 LoadWeights16(const uint8_t* p) {
-  uint4 v;
-  asm("ld.global.nc.L1::no_allocate.v4.u32 {%0, %1, %2, %3}, [%4];"
-               : "=r"(v.x), "=r"(v.y), "=r"(v.z), "=r"(v.w)
-               : "l"(p));
-  return v;
-}
-
-// Where grid row y's expert product lies (ExpertIndex): offsets of its weights, input row
-// and output row; held false when its expert is not one of this matrix set's.
-struct ExpertPick {
-  bool held;
-  uint64_t w_offset;  // bytes
-  int64_t x_offset;   // floats
-  int64_t y_offset;   // floats
-};
-
-__device__ __forceinline__ ExpertPick PickExpert(const ExpertIndex& ex, int rows, int cols) {
-  if (ex.ids == nullptr) return {true, 0, 0, 0};
-  const int pair = blockIdx.y;
-  const int e = ex.ids[pair] - ex.expert_begin;
-  if (e < 0 || e >= ex.n_expert) return {false, 0, 0, 0};
-  return {true, static_cast<uint64_t>(e) * ex.expert_stride, static_cast<int64_t>(pair / ex.pairs_per_x) * cols,
-          static_cast<int64_t>(pair) * rows};
-}
-
-// Where step `step` of row `row` lies: its 16-byte-aligned words and the offset of its
-// first byte in them.
-struct StepSpan {
-  const uint8_t* words;  // 16-byte aligned
-  int n_words;
-  int shift;             // bytes before the step's first byte
-};
-
-__device__ __forceinline__ StepSpan SpanOf(const uint8_t* row, uint64_t row_bytes, int step, int step_bytes) {
-  const uint64_t begin = static_cast<uint64_t>(step) * step_bytes;
-  const uint64_t end = min(begin + step_bytes, row_bytes);
-  const uintptr_t first = reinterpret_cast<uintptr_t>(row + begin);
-  const uintptr_t aligned = first & ~uintptr_t{15};
-  const uintptr_t last = (reinterpret_cast<uintptr_t>(row + end) + 15) & ~uintptr_t{15};
-  return {reinterpret_cast<const uint8_t*>(aligned), static_cast<int>((last - aligned) / 16),
-          static_cast<int>(first - aligned)};
-}
-
 // y[t][r] = dot(row r, x[t]) for t < n_tokens (<= NT). Warp gw takes rows gw, gw + W, ...
 // (W warps in the grid) and walks each in steps of G groups: the step's bytes go to the
 // warp's shared buffer, the next step's loads are issued, then the lanes decode and dot.
-template <class F, int NT>
+// x as the CPU's RoundActivationsLikeGgml leaves it for F16 / BF16 weights (kRoundX).
+template <GgmlType T>
+__device__ __forceinline__ float RoundLikeWeights(float v) {
+  if constexpr (T == GgmlType::F16) return __half2float(__float2half_rn(v));
+  if constexpr (T == GgmlType::BF16) return __bfloat162float(__float2bfloat16_rn(v));
+  return v;
+}
+template <GgmlType T>
+__device__ __forceinline__ float4 Round4(float4 v) {
+  return make_float4(RoundLikeWeights<T>(v.x), RoundLikeWeights<T>(v.y), RoundLikeWeights<T>(v.z),
+                     RoundLikeWeights<T>(v.w));
+}
+
+template <class F, int NT, GgmlType kRoundX = GgmlType::F32>
 __global__ void __launch_bounds__(kThreads) QuantMatMulKernel(const uint8_t* __restrict__ w, int rows, int cols,
                                                                uint64_t row_stride, uint64_t row_bytes,
                                                                const float* __restrict__ x, int n_tokens,
@@ -138,7 +109,11 @@ __global__ void __launch_bounds__(kThreads) QuantMatMulKernel(const uint8_t* __r
         for (int t = 0; t < NT; ++t) {
           if (t < n_tokens) {
             const float4* xp = reinterpret_cast<const float4*>(x + static_cast<int64_t>(t) * cols + e);
-            const float4 a = __ldg(xp), b = __ldg(xp + 1);
+            float4 a = __ldg(xp), b = __ldg(xp + 1);
+            if constexpr (kRoundX != GgmlType::F32) {
+              a = Round4<kRoundX>(a);
+              b = Round4<kRoundX>(b);
+            }
             float dot = q[0] * a.x;
             dot = fmaf(q[1], a.y, dot);
             dot = fmaf(q[2], a.z, dot);
@@ -175,7 +150,7 @@ __global__ void __launch_bounds__(kThreads) QuantMatMulKernel(const uint8_t* __r
 
 // Float rows whose length or alignment rules out 8-wide reads: one warp per row, lane
 // strided over the elements.
-template <GgmlType T, int NT>
+template <GgmlType T, int NT, bool kRoundX>
 __global__ void __launch_bounds__(kThreads) FloatMatMulKernel(const uint8_t* __restrict__ w, int rows, int cols,
                                                                uint64_t row_stride, const float* __restrict__ x,
                                                                int n_tokens, float* __restrict__ y,
@@ -199,7 +174,10 @@ __global__ void __launch_bounds__(kThreads) FloatMatMulKernel(const uint8_t* __r
       }
 #pragma unroll
       for (int t = 0; t < NT; ++t) {
-        if (t < n_tokens) acc[t] = fmaf(v, x[static_cast<int64_t>(t) * cols + c], acc[t]);
+        if (t < n_tokens) {
+          const float xv = x[static_cast<int64_t>(t) * cols + c];
+          acc[t] = fmaf(v, kRoundX ? RoundLikeWeights<T>(xv) : xv, acc[t]);
+        }
       }
     }
 #pragma unroll
@@ -233,7 +211,8 @@ cudaError_t LaunchFormat(const QuantMatMulArgs& a, cudaStream_t stream) {
   int blocks = 0;
   if constexpr (T == GgmlType::F32 || T == GgmlType::F16 || T == GgmlType::BF16) {
     if (float_type && !wide_ok) {
-      auto kernel = FloatMatMulKernel<T, NT>;
+      auto kernel = a.rounding == ActivationRounding::kLikeGgml ? FloatMatMulKernel<T, NT, true>
+                                                                 : FloatMatMulKernel<T, NT, false>;
       if (cudaError_t err = GridSize(kernel, static_cast<int>(a.rows), &blocks); err != cudaSuccess) return err;
       kernel<<<dim3(blocks, a.experts.n_pairs), kThreads, 0, stream>>>(
           a.w, static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride, a.x, a.n_tokens, a.y, a.experts);
@@ -243,6 +222,9 @@ cudaError_t LaunchFormat(const QuantMatMulArgs& a, cudaStream_t stream) {
   const uint64_t row_bytes = static_cast<uint64_t>(a.cols) / kGroupElems * F::kGroupBytes +
                              static_cast<uint64_t>(a.cols % kGroupElems) * F::kGroupBytes / kGroupElems;
   auto kernel = QuantMatMulKernel<F, NT>;
+  if constexpr (T == GgmlType::F16 || T == GgmlType::BF16) {
+    if (a.rounding == ActivationRounding::kLikeGgml) kernel = QuantMatMulKernel<F, NT, T>;
+  }
   if (cudaError_t err = GridSize(kernel, static_cast<int>(a.rows), &blocks); err != cudaSuccess) return err;
   kernel<<<dim3(blocks, a.experts.n_pairs), kThreads, 0, stream>>>(
       a.w, static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride, row_bytes, a.x, a.n_tokens, a.y,

@@ -8,6 +8,12 @@
 // every lane dequantizes 8 elements of each 256-element group in registers and dots them
 // against all n_tokens activations, so the weights are read once per batch. f32 math and
 // accumulation; a warp-shuffle reduction per row.
+//
+// Under ActivationRounding::kLikeGgml (activation_mode.h) the quantized types take the
+// int8 path instead (quant_matvec_q8.cu): each block rounds x into shared memory once (int8,
+// a scale per 32 or 256) and dots it with the raw weight quants 4 at a time (dp4a), the
+// integer sums exact; F16 / BF16 weights see x rounded to their type. Its CPU twin is
+// RoundActivationsLikeGgml then MatMul (kernels/cpu/activation_rounding.h).
 #pragma once
 
 #include <cuda_runtime_api.h>
@@ -15,6 +21,7 @@
 #include <cstdint>
 
 #include "common/status.h"
+#include "kernels/cuda/activation_mode.h"
 #include "model/ggml_type.h"
 
 namespace tandem {
@@ -28,7 +35,8 @@ inline constexpr int64_t kQuantMatMulMaxTokens = 8;
 // n_tokens: 1..kQuantMatMulMaxTokens. Runs asynchronously on `stream`; errors are bad
 // arguments or a failed launch (the kernel's own faults surface at the next sync).
 Status QuantMatMul(GgmlType type, const void* w, int64_t rows, int64_t cols, uint64_t row_stride, const float* x,
-                   int64_t n_tokens, float* y, cudaStream_t stream);
+                   int64_t n_tokens, float* y, cudaStream_t stream,
+                   ActivationRounding rounding = ActivationRounding::kNone);
 
 // The selected experts' products, ids read on the device (no host round trip): for each
 // pair p < n_pairs, y[p] = W_e x[p / pairs_per_x] with W_e = expert ids[p] - expert_begin
@@ -44,6 +52,7 @@ struct ExpertProducts {
   uint64_t expert_stride = 0;    // bytes
 };
 Status QuantMatMulExperts(GgmlType type, const void* w, int64_t rows, int64_t cols, uint64_t row_stride,
-                          const ExpertProducts& experts, const float* x, float* y, cudaStream_t stream);
+                          const ExpertProducts& experts, const float* x, float* y, cudaStream_t stream,
+                          ActivationRounding rounding = ActivationRounding::kNone);
 
 }  // namespace tandem

@@ -6,6 +6,7 @@
 
 #include <cstdint>
 
+#include "kernels/cuda/activation_mode.h"
 #include "model/ggml_type.h"
 
 namespace tandem::cuda_detail {
@@ -32,8 +33,16 @@ struct QuantMatMulArgs {
   int n_tokens;          // 1..8
   float* y;              // device [n_tokens, rows]
   ExpertIndex experts{};  // ids null: plain product
+  ActivationRounding rounding = ActivationRounding::kNone;
 };
 
 cudaError_t LaunchQuantMatMul(const QuantMatMulArgs& args, cudaStream_t stream);
+
+// The int8-activation kernel (quant_matvec_q8.cu) for quantized types under
+// ActivationRounding::kLikeGgml: x rounded into each block's shared memory, then dp4a.
+// Shared memory it needs for n_tokens rows of cols activations (bytes), and its limit.
+inline constexpr int kQ8SharedLimit = 64 * 1024;
+inline int64_t Q8SharedBytes(int64_t cols, int64_t n_tokens) { return n_tokens * (cols + cols / 32 * 4 + cols / 16 * 2); }
+cudaError_t LaunchQuantMatMulQ8(const QuantMatMulArgs& args, cudaStream_t stream);
 
 }  // namespace tandem::cuda_detail
