@@ -4,6 +4,7 @@
 #include <atomic>
 #include <thread>
 
+#include "coordinator/local_collective.h"
 #include "engine/backend_factory.h"
 #include "engine/rank_loop.h"
 
@@ -23,13 +24,7 @@ Expected<std::unique_ptr<LocalCluster>> LocalCluster::Load(const std::string& pa
     if (!planned.ok()) return planned.status().WithContext(path);
     c->planned_ = std::move(planned).value();
   }
-  // The in-process collective sums host memory: a GPU backend runs one rank (its
-  // collective a no-op) until a device-memory collective joins several.
-  const bool device_backend = options.backend != "cpu";
-  if (device_backend && n_ranks > 1) {
-    return Status::Error("--backend {} runs one rank in this process (asked for {}): use --ranks 1", options.backend,
-                         n_ranks);
-  }
+  c->options_ = options;
   c->group_ = std::make_shared<InProcessGroup>(n_ranks);
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int threads = options.n_threads > 0 ? options.n_threads : cores;
@@ -37,13 +32,9 @@ Expected<std::unique_ptr<LocalCluster>> LocalCluster::Load(const std::string& pa
     TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(path));  // each rank maps the file itself
     auto backend = MakeBackend(options, std::max(1, threads / n_ranks));
     if (!backend.ok()) return backend.status().WithContext(fmt::format("{}: rank {}", path, r));
-    std::unique_ptr<Collective> collective;
-    if (device_backend) {
-      collective = std::make_unique<SoloCollective>();
-    } else {
-      collective = std::make_unique<InProcessCollective>(c->group_, r);
-    }
-    auto timed = std::make_unique<TimedCollective>(std::move(collective));
+    auto collective = MakeLocalCollective(c->group_, r, **backend, options);
+    if (!collective.ok()) return collective.status().WithContext(fmt::format("{}: rank {}", path, r));
+    auto timed = std::make_unique<TimedCollective>(std::move(collective).value());
     c->timers_.push_back(timed.get());
     auto engine = Engine::Create(std::move(model), std::move(backend).value(), std::move(timed), c->planned_.plan,
                                  options);
@@ -57,7 +48,8 @@ Status LocalCluster::RunOnAllRanks(const std::function<Status(Engine&)>& fn) {
   std::vector<Status> results(engines_.size());
   std::atomic<int> first_failed{-1};  // the cause; later failures are its echo in the group
   auto run = [&](int r) {
-    results[r] = fn(*engines_[r]);
+    results[r] = EnterRankThread(options_);
+    if (results[r].ok()) results[r] = fn(*engines_[r]);
     int none = -1;
     if (!results[r].ok() && first_failed.compare_exchange_strong(none, r)) group_->Abort();
   };

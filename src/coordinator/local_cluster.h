@@ -1,6 +1,8 @@
-// An embedded cluster: N ranks of one model in this process, each a CPU-backend engine
-// on its own thread, joined by an in-process collective. `tandem run --ranks N` and the
-// sharding tests use it; a rank that fails aborts the group so no other rank hangs.
+// An embedded cluster: N ranks of one model in this process, each an engine on its own
+// thread, joined by an in-process collective (coordinator/local_collective.h): over host
+// memory for the CPU backend, over device memory for CUDA (every rank on one GPU).
+// `tandem run --ranks N`, `tandem bench decode` and the sharding tests use it; a rank that
+// fails aborts the group so no other rank hangs.
 #pragma once
 
 #include <functional>
@@ -11,7 +13,7 @@
 #include "common/status.h"
 #include "common/system_info.h"
 #include "coordinator/rank_group.h"
-#include "net/in_process_collective.h"
+#include "net/in_process_group.h"
 #include "net/timed_collective.h"
 
 namespace tandem {
@@ -26,7 +28,10 @@ class LocalCluster final : public RankGroup {
 
   int size() const { return static_cast<int>(engines_.size()); }
   const PlannedShards& planned() const override { return planned_; }
-  std::string collective_name() const override { return "in-process"; }
+  // "in-process" (host memory), "in-process-cuda" (device memory).
+  std::string collective_name() const override {
+    return options_.backend == "cpu" ? "in-process" : "in-process-" + options_.backend;
+  }
   std::vector<RankNode> nodes() const override {
     return std::vector<RankNode>(engines_.size(), RankNode{HostName(), std::string(engines_[0]->backend().name()),
                                                            AvailableMemoryBytes()});
@@ -49,6 +54,7 @@ class LocalCluster final : public RankGroup {
   LocalCluster() = default;
 
   PlannedShards planned_;
+  EngineOptions options_;  // as loaded: the backend, and the device every rank runs on
   std::shared_ptr<InProcessGroup> group_;
   std::vector<std::unique_ptr<Engine>> engines_;
   std::vector<const TimedCollective*> timers_;  // [ranks], owned by the engines

@@ -1,45 +1,16 @@
 // Ranks that are threads of one process sharing host memory (the CPU backend run as N
 // ranks in one process: tests, and one box split into shards). Each collective is two
-// or three barrier phases over pointers the ranks post; every rank computes the sum
-// itself in rank order, so all hold the same bits.
+// barrier phases of an InProcessGroup (net/in_process_group.h) over pointers the ranks
+// post; every rank computes the sum itself in rank order, so all hold the same bits.
 #pragma once
 
-#include <chrono>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <vector>
 
 #include "net/collective.h"
+#include "net/in_process_group.h"
 
 namespace tandem {
-
-// The shared state of one group; create it once, then one InProcessCollective per rank.
-class InProcessGroup {
- public:
-  // A rank that waits longer than `timeout` for the others fails with an error instead
-  // of hanging (a peer that died or took another path).
-  explicit InProcessGroup(int size, std::chrono::milliseconds timeout = std::chrono::seconds(60));
-  int size() const { return size_; }
-  // Makes every waiting and later collective fail (a rank hit an error and leaves).
-  void Abort();
-  // Clears an abort; only while no rank is inside a collective.
-  void Reset();
-
- private:
-  friend class InProcessCollective;
-  // Waits until all ranks arrive at this phase.
-  Status Arrive(int rank);
-
-  const int size_;
-  const std::chrono::milliseconds timeout_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  int arrived_ = 0;
-  uint64_t phase_ = 0;
-  bool aborted_ = false;
-  std::vector<const void*> posted_;  // [size] each rank's buffer in the current collective
-};
 
 class InProcessCollective final : public Collective {
  public:
