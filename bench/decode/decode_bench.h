@@ -27,7 +27,6 @@ struct DecodeBenchResult {
   int ranks = 1;
   std::string backend;
   int64_t depth = 0, tokens = 0;
-  double prefill_tok_s = 0;
   double decode_tok_s = 0;
   double weight_bytes_per_token = 0;  // the slowest rank's, summed over layers
   double kv_bytes_per_token = 0;      // the slowest rank's KV reads at this depth

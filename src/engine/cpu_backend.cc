@@ -129,4 +129,25 @@ void CpuBackend::MoeExperts(const LayerWeights& w, const ExpertShape& s, const f
   }
 }
 
+// Every op runs as it is issued: nothing to record.
+Status CpuBackend::RunStep(int32_t token, int32_t* token_dev, int64_t, bool, const std::function<Status()>& record) {
+  *token_dev = token;
+  return record();
+}
+
+void CpuBackend::FillKvSynthetic(int64_t n_pos) {
+  std::vector<float> k(static_cast<size_t>(kv_dim_)), v(static_cast<size_t>(kv_dim_));
+  uint32_t state = 0x9e3779b9u;
+  auto next = [&state] {  // xorshift32 -> [-1, 1)
+    state ^= state << 13, state ^= state >> 17, state ^= state << 5;
+    return static_cast<float>(state >> 8) / 8388608.0f - 1.0f;
+  };
+  for (int64_t layer = 0; layer < kv_.n_layer(); ++layer) {
+    for (int64_t pos = 0; pos < n_pos; ++pos) {
+      for (int64_t i = 0; i < kv_dim_; ++i) k[i] = next(), v[i] = next();
+      kv_.Store(layer, pos, k.data(), v.data());
+    }
+  }
+}
+
 }  // namespace tandem

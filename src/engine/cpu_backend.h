@@ -47,6 +47,9 @@ class CpuBackend final : public Backend {
              float* weights) override;
   void MoeExperts(const LayerWeights& w, const ExpertShape& shape, const float* x, int64_t n_tokens,
                   const int32_t* ids, const float* weights, float* out) override;
+  void FillKvSynthetic(int64_t n_pos) override;
+  Status RunStep(int32_t token, int32_t* token_dev, int64_t pos, bool may_replay,
+                 const std::function<Status()>& record) override;
 
  private:
   std::unique_ptr<ThreadPool> pool_;

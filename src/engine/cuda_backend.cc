@@ -25,6 +25,16 @@ constexpr uint64_t kFreeMargin = uint64_t{256} << 20;  // left free for the CUDA
 constexpr int64_t kAttentionTokensPerLaunch = 8;    // attention scratch sized for 8 tokens at the longest split
 
 uint64_t AlignUp(uint64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
+
+// What a recorded decode step depends on besides the position it reads on the device: the
+// attention's split count, set by the context length up to 4096 positions (attention.cu:
+// one split per 128 positions, at most 32). A class is the power of two >= pos + 1, from
+// 128 to 4096: six recordings cover any context.
+int64_t StepContextClass(int64_t pos) {
+  int64_t c = 128;
+  while (c < pos + 1 && c < 4096) c *= 2;
+  return c;
+}
 double MiB(uint64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
 
 // Lays the weights out in one device buffer: measures (base null) or copies. Every matrix
@@ -157,6 +167,7 @@ CudaBackend::~CudaBackend() {
     cudaStreamSynchronize(stream_);
     cudaStreamDestroy(stream_);
   }
+  for (auto& [context_class, exec] : step_graphs_) cudaGraphExecDestroy(exec);
   for (void* p : allocations_) cudaFree(p);
 }
 
@@ -303,7 +314,7 @@ void CudaBackend::Add(float* x, const float* y, int64_t n) { CheckCuda(AddInPlac
 
 void CudaBackend::Rope(const RopeParams& params, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
                        int64_t pos0) {
-  CheckCuda(RopeNeox(params, x, n_tokens, n_heads, head_dim, pos0, stream_), "rope");
+  CheckCuda(RopeNeox(params, x, n_tokens, n_heads, head_dim, pos0, stream_, recorded_pos()), "rope");
 }
 
 void CudaBackend::StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float* k, const float* v) {
@@ -317,8 +328,20 @@ void CudaBackend::StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float
   const int64_t kv_dim = kv_.n_kv_head * kv_.head_dim;
   auto* k_layer = static_cast<uint8_t*>(k_cache_) + layer * kv_layer_bytes_;
   auto* v_layer = static_cast<uint8_t*>(v_cache_) + layer * kv_layer_bytes_;
-  CheckCuda(StoreKvRows(k_layer, f16, kv_dim, pos0, k, n_tokens, stream_), "store k");
-  CheckCuda(StoreKvRows(v_layer, f16, kv_dim, pos0, v, n_tokens, stream_), "store v");
+  CheckCuda(StoreKvRows(k_layer, f16, kv_dim, pos0, k, n_tokens, stream_, recorded_pos()), "store k");
+  CheckCuda(StoreKvRows(v_layer, f16, kv_dim, pos0, v, n_tokens, stream_, recorded_pos()), "store v");
+}
+
+void CudaBackend::FillKvSynthetic(int64_t n_pos) {
+  const bool f16 = kv_.storage == KvStorage::kF16;
+  const int64_t n = std::min(n_pos, kv_.n_ctx) * kv_.n_kv_head * kv_.head_dim;  // values per layer
+  for (int64_t layer = 0; layer < kv_.n_layer; ++layer) {
+    auto* k_layer = static_cast<uint8_t*>(k_cache_) + layer * kv_layer_bytes_;
+    auto* v_layer = static_cast<uint8_t*>(v_cache_) + layer * kv_layer_bytes_;
+    const auto seed = static_cast<uint32_t>(2 * layer);
+    if (!CheckCuda(FillKvRandom(k_layer, f16, n, seed, stream_), "synthetic K")) return;
+    if (!CheckCuda(FillKvRandom(v_layer, f16, n, seed + 1, stream_), "synthetic V")) return;
+  }
 }
 
 void CudaBackend::Attention(int layer, const float* q, int64_t n_tokens, int64_t n_head, int64_t pos0, float* out) {
@@ -338,6 +361,8 @@ void CudaBackend::Attention(int layer, const float* q, int64_t n_tokens, int64_t
   a.out = out;
   a.scratch = *scratch;
   a.scratch_floats = floats;
+  a.device_pos = recorded_pos();
+  a.ctx_bound = recording_class_;
   if (cudaError_t err = AttentionCausal(a, stream_); err != cudaSuccess) {
     Check(Status::Error("{} q heads / {} KV heads x {}: {}", n_head, kv_.n_kv_head, kv_.head_dim,
                         cudaGetErrorString(err)),
@@ -386,6 +411,58 @@ void CudaBackend::MoeExperts(const LayerWeights& w, const ExpertShape& s, const 
     a.out = out + t0 * s.n_embd;
     if (!Check(MoeExpertsForward(a, stream_), "moe experts")) return;
   }
+}
+
+Status CudaBackend::RunStep(int32_t token, int32_t* token_dev, int64_t pos, bool may_replay,
+                            const std::function<Status()>& record) {
+  Upload(&token, token_dev, sizeof token);
+  if (!may_replay || !stepped_live_) {
+    const Status st = record();
+    stepped_live_ = st.ok() && error_.ok();
+    return st;
+  }
+  if (step_pos_ == nullptr) {
+    TANDEM_ASSIGN_OR_RETURN(void* p, DeviceAlloc(sizeof(int64_t), "the decode step's position"));
+    step_pos_ = static_cast<int64_t*>(p);
+  }
+  Upload(&pos, step_pos_, sizeof pos);
+  const int64_t context_class = StepContextClass(pos);
+  auto it = step_graphs_.find(context_class);
+  if (it == step_graphs_.end()) {
+    TANDEM_ASSIGN_OR_RETURN(cudaGraphExec_t exec, RecordStep(context_class, record));
+    it = step_graphs_.emplace(context_class, exec).first;
+  }
+  CheckCuda(cudaGraphLaunch(it->second, stream_), "replay of a decode step");
+  return error_;
+}
+
+Expected<cudaGraphExec_t> CudaBackend::RecordStep(int64_t context_class, const std::function<Status()>& record) {
+  TANDEM_CUDA_TRY(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal));
+  recording_class_ = context_class;
+  const Status recorded = record();
+  recording_class_ = 0;
+  cudaGraph_t graph = nullptr;
+  const cudaError_t ended = cudaStreamEndCapture(stream_, &graph);
+  if (!recorded.ok() || !error_.ok() || ended != cudaSuccess) {
+    if (graph != nullptr) cudaGraphDestroy(graph);
+    if (!recorded.ok()) return recorded.WithContext("cuda backend: recording a decode step");
+    if (!error_.ok()) return error_;
+    return Status::Error("cuda backend: recording a decode step failed: {} ({})", cudaGetErrorName(ended),
+                         cudaGetErrorString(ended));
+  }
+  size_t nodes = 0;
+  cudaGraphGetNodes(graph, nullptr, &nodes);
+  cudaGraphExec_t exec = nullptr;
+  const cudaError_t made = cudaGraphInstantiate(&exec, graph, 0);
+  cudaGraphDestroy(graph);
+  if (made != cudaSuccess) {
+    return Status::Error("cuda backend: instantiating a recorded decode step ({} kernels) failed: {}", nodes,
+                         cudaGetErrorString(made));
+  }
+  Log(Subsystem::kEngine)
+      .debug("cuda backend: recorded the decode step for contexts up to {} positions: {} kernels in one graph",
+             context_class, nodes);
+  return exec;
 }
 
 }  // namespace tandem

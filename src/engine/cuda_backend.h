@@ -9,6 +9,7 @@
 
 #include <cuda_runtime_api.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -58,6 +59,13 @@ class CudaBackend final : public Backend {
              float* weights) override;
   void MoeExperts(const LayerWeights& w, const ExpertShape& shape, const float* x, int64_t n_tokens,
                   const int32_t* ids, const float* weights, float* out) override;
+  // The first step runs live (it sizes the scratch buffers); later ones replay a CUDA graph
+  // recorded once per context class (StepContextClass), the position uploaded per step.
+  void FillKvSynthetic(int64_t n_pos) override;
+  Status RunStep(int32_t token, int32_t* token_dev, int64_t pos, bool may_replay,
+                 const std::function<Status()>& record) override;
+  // Graphs recorded so far (one per context class reached).
+  size_t recorded_steps() const { return step_graphs_.size(); }
 
  private:
   // A device buffer that grows on demand (op scratch); growing waits for the stream.
@@ -74,6 +82,9 @@ class CudaBackend final : public Backend {
   bool Check(const Status& status, std::string_view op);
   bool CheckCuda(cudaError_t error, std::string_view op);
   void LogMemoryPlan(std::string_view stage) const;
+  Expected<cudaGraphExec_t> RecordStep(int64_t context_class, const std::function<Status()>& record);
+  // While recording a step: the device position ops read, else null.
+  const int64_t* recorded_pos() const { return recording_class_ > 0 ? step_pos_ : nullptr; }
 
   int device_ = 0;
   ActivationRounding activations_ = ActivationRounding::kLikeGgml;
@@ -90,6 +101,12 @@ class CudaBackend final : public Backend {
 
   Scratch attention_scratch_;  // split-context partials (kernels/cuda/attention.h)
   Scratch moe_scratch_;        // expert FFN intermediates (kernels/cuda/moe_experts.h)
+
+  // Recorded decode steps (RunStep).
+  int64_t* step_pos_ = nullptr;     // device int64: the position of the step being replayed
+  int64_t recording_class_ = 0;     // > 0 while recording: the context class being recorded
+  bool stepped_live_ = false;       // a step ran live, so every scratch buffer has its size
+  std::map<int64_t, cudaGraphExec_t> step_graphs_;  // by context class
 };
 
 }  // namespace tandem

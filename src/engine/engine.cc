@@ -113,6 +113,15 @@ void Engine::Observe(std::string_view name, int layer, const float* data, int64_
   }
 }
 
+Status Engine::FillContext(int64_t n_pos) {
+  if (n_pos < 0 || n_pos >= n_ctx_) {
+    return Status::Error("a synthetic context of {} positions does not fit the {} of the KV cache", n_pos, n_ctx_);
+  }
+  backend_->FillKvSynthetic(n_pos);
+  n_past_ = n_pos;
+  return Status::Ok();
+}
+
 Status Engine::Forward(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   if (n == 0) return Status::Error("no tokens to run");
@@ -136,9 +145,37 @@ Status Engine::Forward(std::span<const int32_t> tokens, bool all_logits, std::ve
 
 Status Engine::ForwardBatch(std::span<const int32_t> tokens, bool all_logits, bool last_batch,
                             std::vector<float>& logits) {
-  const ModelShape& s = config_.shape;
   const int64_t n = static_cast<int64_t>(tokens.size());
+  const bool want_logits = all_logits || last_batch;
+  if (n == 1 && !observer_) {
+    // A decode step: the backend may record it once and replay it (CUDA graphs).
+    TANDEM_TRY(backend_->RunStep(tokens[0], ws_.tokens, n_past_, collective_->capturable(), [&]() -> Status {
+      TANDEM_TRY(Blocks(1));
+      if (want_logits) LmHeadProducts(0, 1);
+      return Status::Ok();
+    }));
+    n_past_ += 1;
+    return want_logits ? AppendLogits(1, logits) : Status::Ok();
+  }
   backend_->Upload(tokens.data(), ws_.tokens, tokens.size_bytes());
+  TANDEM_TRY(Blocks(n));
+  n_past_ += n;
+  if (all_logits) {
+    for (int64_t first = 0; first < n; first += kLogitRows) {
+      const int64_t rows = std::min(kLogitRows, n - first);
+      LmHeadProducts(first, rows);
+      TANDEM_TRY(AppendLogits(rows, logits));
+    }
+  } else if (last_batch) {
+    LmHeadProducts(n - 1, 1);
+    TANDEM_TRY(AppendLogits(1, logits));
+  }
+  return Status::Ok();
+}
+
+// The embedding and every layer for the n tokens in ws_.tokens at positions n_past_ ...
+Status Engine::Blocks(int64_t n) {
+  const ModelShape& s = config_.shape;
   backend_->Embed(weights_.token_embd, ws_.tokens, n, ws_.x);
   Observe("embd", -1, ws_.x, n, s.n_embd);
   for (int l = 0; l < static_cast<int>(s.n_layer); ++l) {
@@ -146,24 +183,22 @@ Status Engine::ForwardBatch(std::span<const int32_t> tokens, bool all_logits, bo
     TANDEM_TRY(Moe(l, n));
     Observe("layer_out", l, ws_.x, n, s.n_embd);
   }
-  n_past_ += n;
-  if (all_logits) {
-    for (int64_t first = 0; first < n; first += kLogitRows) TANDEM_TRY(LmHead(first, std::min(kLogitRows, n - first), logits));
-  } else if (last_batch) {
-    TANDEM_TRY(LmHead(n - 1, 1, logits));
-  }
   return Status::Ok();
 }
 
-// Appends this rank's logits of batch rows [first, first + rows) to `logits`.
-Status Engine::LmHead(int64_t first, int64_t rows, std::vector<float>& logits) {
+// This rank's logits of batch rows [first, first + rows) into ws_.logits.
+void Engine::LmHeadProducts(int64_t first, int64_t rows) {
   const ModelShape& s = config_.shape;
   float* xn = ws_.xn + first * s.n_embd;
   backend_->RmsNorm(ws_.x + first * s.n_embd, weights_.output_norm, rows, s.n_embd, s.rms_eps, xn);
   Observe("output_norm", -1, xn, rows, s.n_embd);
-  const int64_t n_local = shard_.n_vocab;
   backend_->MatMul(weights_.output, xn, rows, ws_.logits);
-  Observe("logits", -1, ws_.logits, rows, n_local);
+  Observe("logits", -1, ws_.logits, rows, shard_.n_vocab);
+}
+
+// Appends the first `rows` rows of ws_.logits to `logits` (waits for the device).
+Status Engine::AppendLogits(int64_t rows, std::vector<float>& logits) {
+  const int64_t n_local = shard_.n_vocab;
   const size_t at = logits.size();
   logits.resize(at + static_cast<size_t>(rows * n_local));
   return backend_->Download(ws_.logits, logits.data() + at, static_cast<uint64_t>(rows * n_local) * sizeof(float));

@@ -64,6 +64,9 @@ class Engine {
   int64_t n_past() const { return n_past_; }
   uint64_t workspace_bytes() const { return workspace_bytes_; }
   void Reset() { n_past_ = 0; }
+  // Benchmarks: the cache holds n_pos positions of synthetic keys and values (no prefill;
+  // Backend::FillKvSynthetic) and the next Forward continues at position n_pos.
+  Status FillContext(int64_t n_pos);
   void SetObserver(TensorObserver observer) { observer_ = std::move(observer); }
 
   // Runs `tokens` at positions n_past() .. n_past() + n - 1 and appends them to the cache.
@@ -99,10 +102,12 @@ class Engine {
   Engine() = default;
   Status AllocateWorkspace();
   Status ForwardBatch(std::span<const int32_t> tokens, bool all_logits, bool last_batch, std::vector<float>& logits);
+  Status Blocks(int64_t n);
   Status Attention(int layer, int64_t n);
   Status QkNorm(const LayerWeights& w, int64_t n);
   Status Moe(int layer, int64_t n);
-  Status LmHead(int64_t first, int64_t rows, std::vector<float>& logits);
+  void LmHeadProducts(int64_t first, int64_t rows);
+  Status AppendLogits(int64_t rows, std::vector<float>& logits);
   void Observe(std::string_view name, int layer, const float* data, int64_t n_tokens, int64_t n);
 
   GgufModel model_;

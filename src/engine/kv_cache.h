@@ -16,6 +16,7 @@ class KvCache {
   static Expected<KvCache> Create(int64_t n_layer, int64_t n_ctx, int64_t n_kv_head, int64_t head_dim,
                                   KvStorage storage);
 
+  int64_t n_layer() const { return n_layer_; }
   int64_t n_ctx() const { return n_ctx_; }
   uint64_t bytes() const { return static_cast<uint64_t>(k_.size() + v_.size()); }
 

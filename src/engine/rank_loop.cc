@@ -14,6 +14,7 @@ struct RequestHeader {
   RankOp op = RankOp::kGenerate;
   int32_t n_prompt = 0;
   int64_t max_tokens = 0;
+  int64_t synthetic_depth = 0;  // positions of synthetic context before the prompt
   SamplingParams sampling;
 };
 static_assert(std::is_trivially_copyable_v<RequestHeader>);
@@ -41,14 +42,20 @@ Status CheckRequest(const Engine& engine, std::span<const int32_t> prompt, int64
 
 Expected<GenerateStats> LeadGenerate(Engine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
                                      const SamplingParams& sampling, std::span<const int32_t> eog,
-                                     const TokenCallback& on_token) {
+                                     const TokenCallback& on_token, int64_t synthetic_depth) {
   TANDEM_TRY(CheckRequest(engine, prompt, max_tokens, sampling));
-  RequestHeader header{RankOp::kGenerate, static_cast<int32_t>(prompt.size()), max_tokens, sampling};
+  if (synthetic_depth < 0 || synthetic_depth + static_cast<int64_t>(prompt.size()) + max_tokens > engine.n_ctx() + 1) {
+    return Status::Error("a synthetic context of {} positions + {} prompt tokens + {} new ones do not fit the context "
+                         "of {} positions",
+                         synthetic_depth, prompt.size(), max_tokens, engine.n_ctx());
+  }
+  RequestHeader header{RankOp::kGenerate, static_cast<int32_t>(prompt.size()), max_tokens, synthetic_depth, sampling};
   Collective& group = engine.collective();
   TANDEM_TRY(group.Broadcast(&header, sizeof(header), 0));
   std::vector<int32_t> tokens(prompt.begin(), prompt.end());
   TANDEM_TRY(group.Broadcast(tokens.data(), tokens.size() * sizeof(int32_t), 0));
   engine.Reset();
+  TANDEM_TRY(engine.FillContext(synthetic_depth));
   return Generate(engine, tokens, max_tokens, sampling, eog, on_token);
 }
 
@@ -71,6 +78,7 @@ Status FollowLeader(Engine& engine) {
     prompt.resize(static_cast<size_t>(header.n_prompt));
     TANDEM_TRY(group.Broadcast(prompt.data(), prompt.size() * sizeof(int32_t), 0));
     engine.Reset();
+    TANDEM_TRY(engine.FillContext(header.synthetic_depth));
     auto stats = Generate(engine, prompt, header.max_tokens, header.sampling, {}, [](int32_t) { return true; });
     if (!stats.ok()) return stats.status().WithContext(fmt::format("rank {}", group.rank()));
   }

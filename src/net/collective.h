@@ -30,6 +30,9 @@ class Collective {
   // Makes a call that waits for other ranks, and every later call, fail promptly; safe
   // from any thread. For leaving a group whose other ranks are gone or have stopped.
   virtual void Abort() = 0;
+  // Whether the calls can be recorded into a CUDA graph on the backend's stream and
+  // replayed: the engine then records a decode step once and replays it.
+  virtual bool capturable() const { return false; }
 };
 
 // One rank: every collective is the identity (Gather copies send to recv).
@@ -41,6 +44,7 @@ class SoloCollective final : public Collective {
   Status Broadcast(void*, uint64_t, int) override { return Status::Ok(); }
   Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) override;
   void Abort() override {}
+  bool capturable() const override { return true; }
 };
 
 }  // namespace tandem

@@ -28,6 +28,8 @@ class TimedCollective final : public Collective {
   Status Broadcast(void* data, uint64_t bytes, int root) override;
   Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) override;
   void Abort() override { inner_->Abort(); }
+  // Replayed steps skip the calls, so they are neither counted nor timed.
+  bool capturable() const override { return inner_->capturable(); }
 
  private:
   template <typename Call>

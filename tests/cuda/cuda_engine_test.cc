@@ -21,6 +21,7 @@
 #include <random>
 
 #include "cuda_test_support.h"
+#include "engine/cuda_backend.h"
 #include "engine/engine.h"
 #include "../sharding_models.h"
 
@@ -56,9 +57,9 @@ std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
   return name;
 }
 
-std::unique_ptr<Engine> Load(const std::string& path, const char* backend, bool int8) {
+std::unique_ptr<Engine> Load(const std::string& path, const char* backend, bool int8, int64_t n_ctx = 128) {
   EngineOptions o;
-  o.n_ctx = 128;
+  o.n_ctx = n_ctx;
   o.n_threads = 4;
   o.backend = backend;
   o.ggml_activation_rounding = int8;
@@ -187,6 +188,43 @@ TEST_P(CudaEngineTest, GreedyDecodeAgreesWithCpu) {
   std::printf("  greedy %s: %d steps, same arg-max at %d; %d steps with a top-2 margin over the bound, all equal; "
               "worst logit error %.2e\n",
               CaseName({GetParam(), 0}).c_str(), kGreedySteps, same_token, unique_top, worst);
+}
+
+// Decode steps after the first replay one CUDA graph per context class (128, 256, ... 4096
+// positions: the attention's split count); the position is read on the device. From
+// position 100 to 300 the steps cross two class boundaries: every step's logits stay within
+// the bound of the CPU's, and three graphs were recorded.
+TEST_P(CudaEngineTest, ReplayedStepsAcrossContextClassesMatchCpu) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  if (GetParam().int8) GTEST_SKIP() << "replay is checked with exact products";
+  constexpr int64_t kFirst = 100, kLast = 300;
+  const std::string path = ModelPath(GetParam().arch, GetParam().recipe);
+  auto cpu = Load(path, "cpu", false, kLast + 1);
+  auto gpu = Load(path, "cuda", false, kLast + 1);
+  ASSERT_TRUE(cpu && gpu);
+  const int64_t n_vocab = cpu->config().shape.n_vocab;
+  std::mt19937 rng(77);
+  std::vector<int32_t> ids(kLast);
+  for (int32_t& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint32_t>(n_vocab));
+  std::vector<float> want, got;
+  const std::span<const int32_t> prompt(ids.data(), kFirst);
+  ASSERT_TRUE(cpu->Forward(prompt, false, want).ok());
+  ASSERT_TRUE(gpu->Forward(prompt, false, got).ok());
+  double worst = 0;
+  for (int64_t pos = kFirst; pos < kLast; ++pos) {
+    const int32_t next[] = {ids[pos]};
+    ASSERT_TRUE(cpu->Forward(next, false, want).ok());
+    const Status st = gpu->Forward(next, false, got);
+    ASSERT_TRUE(st.ok()) << "position " << pos << ": " << st.message();
+    const double err = NormalisedError(want, got);
+    worst = std::max(worst, err);
+    EXPECT_LE(err, kLogitBound) << "position " << pos;
+  }
+  const size_t graphs = static_cast<CudaBackend&>(gpu->backend()).recorded_steps();
+  EXPECT_EQ(graphs, 3u) << "context classes 128, 256 and 512";
+  std::printf("  replayed %s: positions %lld..%lld, %zu recorded graphs, worst logit error %.2e (bound %.0e)\n",
+              CaseName({GetParam(), 0}).c_str(), static_cast<long long>(kFirst), static_cast<long long>(kLast - 1),
+              graphs, worst, kLogitBound);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CudaEngineTest,

@@ -27,6 +27,7 @@ struct ChunkArgs {
   const float* q;
   int n_head, n_kv_head, head_dim, group;  // group = n_head / n_kv_head
   int64_t pos0;
+  const int64_t* device_pos;               // non-null: pos0 read here, chunk from it
   int chunk;                               // positions per split
   int splits;
   float scale;                             // 1 / sqrt(head_dim)
@@ -61,9 +62,11 @@ __global__ void __launch_bounds__(kThreads) AttendChunkKernel(ChunkArgs a, const
   }
   __syncthreads();
 
-  const int64_t n_pos = a.pos0 + t + 1;
-  const int64_t begin = static_cast<int64_t>(s) * a.chunk;
-  const int64_t end = min(begin + a.chunk, n_pos);
+  const int64_t pos0 = a.device_pos != nullptr ? *a.device_pos : a.pos0;
+  const int64_t n_pos = pos0 + t + 1;
+  const int64_t chunk = a.device_pos != nullptr ? (n_pos + a.splits - 1) / a.splits : a.chunk;
+  const int64_t begin = static_cast<int64_t>(s) * chunk;
+  const int64_t end = min(begin + chunk, n_pos);
   const int64_t row_stride = static_cast<int64_t>(a.n_kv_head) * hd;  // elements per position
   const KV* k_head = k + static_cast<int64_t>(g) * hd;
   const KV* v_head = v + static_cast<int64_t>(g) * hd;
@@ -165,7 +168,8 @@ cudaError_t Run(const AttentionArgs& a, cudaStream_t stream) {
   const size_t shared = sizeof(float) * (2 * static_cast<size_t>(G) * hd + static_cast<size_t>(G) * kTile + 3 * G);
   if (shared > 48 * 1024) return cudaErrorInvalidValue;
   // Splits: enough to spread a long context over the device, each at least kMinChunk long.
-  const int64_t n_ctx_max = a.pos0 + a.n_tokens;
+  if (a.device_pos != nullptr && (a.n_tokens != 1 || a.ctx_bound < 1)) return cudaErrorInvalidValue;
+  const int64_t n_ctx_max = a.device_pos != nullptr ? a.ctx_bound : a.pos0 + a.n_tokens;
   int64_t splits = std::clamp<int64_t>((n_ctx_max + kMinChunk - 1) / kMinChunk, 1, kAttentionMaxSplits);
   const int64_t per_head = a.n_head * (hd + 2);  // floats per (token, split)
   splits = std::min(splits, a.scratch_floats / per_head);
@@ -181,6 +185,7 @@ cudaError_t Run(const AttentionArgs& a, cudaStream_t stream) {
   c.chunk = static_cast<int>(chunk);
   c.splits = static_cast<int>(splits);
   c.scale = 1.0f / std::sqrt(static_cast<float>(hd));
+  c.device_pos = a.device_pos;
   for (int64_t t0 = 0; t0 < a.n_tokens; t0 += tokens_per_launch) {
     const int64_t n = std::min(tokens_per_launch, a.n_tokens - t0);
     c.q = a.q + t0 * a.n_head * hd;

@@ -27,6 +27,12 @@ struct AttentionArgs {
   float* out = nullptr;      // device [n_tokens, n_head, head_dim]
   float* scratch = nullptr;  // device, scratch_floats f32 for the partials
   int64_t scratch_floats = 0;
+  // A step recorded once in a CUDA graph and replayed at later positions: one token
+  // (n_tokens 1) whose position is read from device_pos (device int64) when the kernels
+  // run; pos0 is ignored, and the context is split as if it held ctx_bound positions (the
+  // chunks themselves follow the actual length).
+  const int64_t* device_pos = nullptr;
+  int64_t ctx_bound = 0;
 };
 
 inline constexpr int64_t kAttentionMaxHeadDim = 256;
