@@ -27,14 +27,16 @@ constexpr int64_t kAttentionTokensPerLaunch = 8;    // attention scratch sized f
 uint64_t AlignUp(uint64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 // What a recorded decode step depends on besides the position it reads on the device: the
-// attention's split count, set by the context length up to 4096 positions (attention.cu:
-// one split per 128 positions, at most 32). A class is the power of two >= pos + 1, from
-// 128 to 4096: six recordings cover any context.
+// attention's split count, set by the context length up to 32768 positions (attention.cu:
+// one split per 128 positions, at most kAttentionMaxSplits). A class is the power of two
+// >= pos + 1, from 128 to 32768: nine recordings cover any context.
 int64_t StepContextClass(int64_t pos) {
+  constexpr int64_t kLast = 128 * kAttentionMaxSplits;
   int64_t c = 128;
-  while (c < pos + 1 && c < 4096) c *= 2;
+  while (c < pos + 1 && c < kLast) c *= 2;
   return c;
 }
+
 double MiB(uint64_t bytes) { return static_cast<double>(bytes) / (1 << 20); }
 
 // Lays the weights out in one device buffer: measures (base null) or copies. Every matrix
