@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
+
 #include "bench/decode/synthetic_spec.h"
 #include "sharding_models.h"
 
@@ -36,6 +38,29 @@ TEST(BenchDecodeTest, CountsTheStepsCollectivesAndBytes) {
   bad.model_path = testing::ModelPath(Arch::kQwen3Moe, Recipe::kQ8_0);
   bad.tokens = 1;
   EXPECT_FALSE(RunDecodeBench(bad).ok());
+}
+
+// --profile: rank 0's time per op; the products counted exactly per decode step (q, k, v,
+// o and the router per layer, the LM head; the experts' products are inside moe_experts).
+TEST(BenchDecodeTest, ProfilesEveryOp) {
+  DecodeBenchOptions o;
+  o.model_path = testing::ModelPath(Arch::kMiniMaxM2, Recipe::kQ8_0);
+  o.engine.n_threads = 2;
+  o.depth = 7;
+  o.tokens = 4;
+  o.profile = true;
+  auto r = RunDecodeBench(o);
+  ASSERT_TRUE(r.ok()) << r.status().message();
+  std::map<std::string, OpTime> ops;
+  for (const OpTime& t : r->op_times) ops[t.op] = t;
+  for (const char* op : {"embed", "rms_norm", "matmul", "rope", "store_kv", "attention", "route", "moe_experts"}) {
+    ASSERT_TRUE(ops.count(op)) << op;
+    EXPECT_GT(ops[op].seconds, 0) << op;
+  }
+  const int64_t layers = r->layers, per_step = 5 * layers + 1;
+  EXPECT_EQ(ops["matmul"].calls % per_step, 0) << ops["matmul"].calls;
+  EXPECT_EQ(ops["matmul"].calls / per_step, ops["attention"].calls / layers);
+  EXPECT_NE(FormatDecodeResult(*r).find("ops of rank 0"), std::string::npos);
 }
 
 TEST(BenchDecodeTest, SyntheticSpecs) {

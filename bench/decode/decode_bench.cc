@@ -75,6 +75,23 @@ Expected<DecodeBenchResult> RunDecodeBench(const DecodeBenchOptions& o) {
   const double calls = static_cast<double>((after.calls - mid.calls) - (mid.calls - before.calls));
   r.comm_us_per_token = decode_steps > 0 ? std::max(0.0, comm) / decode_steps * 1e6 : 0;
   r.collectives_per_token = decode_steps > 0 ? calls / decode_steps : 0;
+  if (o.profile) {
+    // Every step live with its kernels timed by events: slower than the replayed steps
+    // above, but it shows where a step's time goes.
+    Backend& backend = cluster->leader().backend();
+    backend.ProfileOps(true);
+    const Expected<GenerateStats> profiled = generate(o.depth, o.tokens);
+    auto times = backend.OpTimes();
+    backend.ProfileOps(false);
+    TANDEM_TRY(profiled.status());
+    TANDEM_TRY(times.status());
+    const double steps = static_cast<double>(std::max<int64_t>(1, profiled->generated_tokens));
+    for (OpTime& t : *times) {
+      t.seconds /= steps;
+      r.op_times.push_back(t);
+    }
+    std::sort(r.op_times.begin(), r.op_times.end(), [](const OpTime& a, const OpTime& b) { return a.seconds > b.seconds; });
+  }
   const int threads = engine.n_threads > 0 ? engine.n_threads : 0;
   auto roofline = MeasureRoofline(engine.backend, threads);
   if (roofline.ok()) {
@@ -103,6 +120,14 @@ std::string FormatDecodeResult(const DecodeBenchResult& r) {
   out += fmt::format("\n  comm     {:.0f} µs/token in {:.0f} collectives on rank 0 ({:.0f}% of the step)\n",
                      r.comm_us_per_token, r.collectives_per_token,
                      r.ms_per_token() > 0 ? 100 * r.comm_us_per_token / (1e3 * r.ms_per_token()) : 0);
+  if (!r.op_times.empty()) {
+    double total = 0;
+    for (const OpTime& t : r.op_times) total += t.seconds;
+    out += fmt::format("  ops of rank 0 per token, every step live and timed ({:.0f} µs in ops):\n", total * 1e6);
+    for (const OpTime& t : r.op_times) {
+      out += fmt::format("    {:<18} {:9.1f} µs {:5.1f}%\n", t.op, t.seconds * 1e6, total > 0 ? 100 * t.seconds / total : 0);
+    }
+  }
   return out;
 }
 

@@ -19,6 +19,7 @@ struct DecodeBenchOptions {
   MoeSplit moe_split = MoeSplit::kAuto;
   int64_t depth = 0;       // context already in the KV cache when decode starts
   int64_t tokens = 64;     // decoded and timed
+  bool profile = false;    // then also: rank 0's time per op (a further run, every step live)
 };
 
 struct DecodeBenchResult {
@@ -34,6 +35,7 @@ struct DecodeBenchResult {
   std::string roofline_what;
   double comm_us_per_token = 0;       // rank 0 inside collectives (waiting included)
   double collectives_per_token = 0;
+  std::vector<OpTime> op_times;       // profile: rank 0's, per decoded token
 
   double ms_per_token() const { return decode_tok_s > 0 ? 1e3 / decode_tok_s : 0; }
   double achieved_gb_s() const { return (weight_bytes_per_token + kv_bytes_per_token) * decode_tok_s / 1e9; }

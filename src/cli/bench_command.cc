@@ -107,6 +107,7 @@ struct DecodeArgs {
   std::string moe_split = "auto";
   std::vector<int64_t> depths = {0};
   int64_t tokens = 32;
+  bool profile = false;
   int threads = 0;
   std::string csv;
 };
@@ -136,6 +137,7 @@ int RunDecode(const DecodeArgs& a) {
     o.moe_split = ParseMoeSplit(a.moe_split).value();
     o.depth = depth;
     o.tokens = a.tokens;
+    o.profile = a.profile;
     auto result = bench::RunDecodeBench(o);
     if (!result.ok()) {
       fmt::print(stderr, "error: bench decode: {}\n", result.status().message());
@@ -205,6 +207,7 @@ Command AddBenchCommand(CLI::App& app) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 24))
       ->capture_default_str();
   decode->add_option("--tokens", d->tokens, "tokens decoded and timed")->check(CLI::Range(2, 100000))->capture_default_str();
+  decode->add_flag("--profile", d->profile, "also time each op of rank 0 per token (a further run, every step live)");
   decode->add_option("-t,--threads", d->threads, "CPU threads in all (0: all cores)")->check(CLI::Range(0, 1024));
   decode->add_option("--csv", d->csv, "also write the numbers to this CSV file");
   return {sub, [args, d, comm, decode] {

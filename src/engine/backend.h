@@ -14,6 +14,7 @@
 
 #include "common/status.h"
 #include "engine/model_weights.h"
+#include "engine/op_profile.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/rope.h"
 
@@ -100,6 +101,12 @@ class Backend {
   // a backend may record the ops once and replay the recording at later positions (CUDA
   // graphs; ops that take pos0 then read the step's position on the device), so `record`
   // must issue the same ops at every position, and no Download.
+  // Profiling: while on, each op's time is summed by name (the CUDA backend then runs
+  // every step live and times its kernels with events). OpTimes waits for the device and
+  // lists the sums since profiling was turned on.
+  virtual void ProfileOps(bool on) = 0;
+  virtual Expected<std::vector<OpTime>> OpTimes() = 0;
+
   // Positions [0, n_pos) of every layer's K and V cache set to deterministic pseudo-random
   // values in [-1, 1]: a context of that depth without a prefill (benchmarks).
   virtual void FillKvSynthetic(int64_t n_pos) = 0;

@@ -39,23 +39,28 @@ Status CpuBackend::Download(const void* src, void* host, uint64_t bytes) {
 }
 
 void CpuBackend::Embed(const WeightMatrix& table, const int32_t* ids, int64_t n_tokens, float* x) {
+  HostOpClock::Scope timed(clock_, "embed");
   for (int64_t t = 0; t < n_tokens; ++t) DequantizeRow(table.type, table.row(ids[t]), x + t * table.cols, table.cols);
 }
 
 void CpuBackend::RmsNorm(const float* x, const WeightVector& w, int64_t rows, int64_t n, float eps, float* y) {
+  HostOpClock::Scope timed(clock_, "rms_norm");
   for (int64_t r = 0; r < rows; ++r) tandem::RmsNorm(x + r * n, w.data, n, eps, y + r * n);
 }
 
 void CpuBackend::SumSquares(const float* x, int64_t rows, int64_t n, float* sums) {
+  HostOpClock::Scope timed(clock_, "sum_squares");
   for (int64_t r = 0; r < rows; ++r) sums[r] = static_cast<float>(tandem::SumSquares(x + r * n, n));
 }
 
 void CpuBackend::RmsNormBySums(const float* x, const WeightVector& w, int64_t rows, int64_t n, const float* sums,
                                int64_t n_total, float eps, float* y) {
+  HostOpClock::Scope timed(clock_, "rms_norm_by_sums");
   for (int64_t r = 0; r < rows; ++r) RmsNormApply(x + r * n, w.data, n, sums[r], n_total, eps, y + r * n);
 }
 
 void CpuBackend::MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
+  HostOpClock::Scope timed(clock_, "matmul");
   if (ggml_activation_rounding_ && w.type != GgmlType::F32) {
     rounded_.resize(static_cast<size_t>(n_tokens * w.cols));
     for (int64_t t = 0; t < n_tokens; ++t) {
@@ -67,23 +72,28 @@ void CpuBackend::MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens,
 }
 
 void CpuBackend::Add(float* x, const float* y, int64_t n) {
+  HostOpClock::Scope timed(clock_, "add");
   for (int64_t i = 0; i < n; ++i) x[i] += y[i];
 }
 
 void CpuBackend::Rope(const RopeParams& params, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
                       int64_t pos0) {
+  HostOpClock::Scope timed(clock_, "rope");
   for (int64_t t = 0; t < n_tokens; ++t) tandem::Rope(params, x + t * n_heads * head_dim, n_heads, head_dim, pos0 + t);
 }
 
 void CpuBackend::StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float* k, const float* v) {
+  HostOpClock::Scope timed(clock_, "store_kv");
   for (int64_t t = 0; t < n_tokens; ++t) kv_.Store(layer, pos0 + t, k + t * kv_dim_, v + t * kv_dim_);
 }
 
 void CpuBackend::Attention(int layer, const float* q, int64_t n_tokens, int64_t n_head, int64_t pos0, float* out) {
+  HostOpClock::Scope timed(clock_, "attention");
   AttentionPrefill(q, n_tokens, n_head, pos0, kv_.Keys(layer), kv_.Values(layer), out, pool_.get());
 }
 
 void CpuBackend::Route(const RouterParams& r, const float* logits, int64_t n_tokens, int32_t* ids, float* weights) {
+  HostOpClock::Scope timed(clock_, "route");
   for (int64_t t = 0; t < n_tokens; ++t) {
     const float* lt = logits + t * r.n_expert;
     if (r.sigmoid) {
@@ -98,6 +108,7 @@ void CpuBackend::Route(const RouterParams& r, const float* logits, int64_t n_tok
 // weights at most once.
 void CpuBackend::MoeExperts(const LayerWeights& w, const ExpertShape& s, const float* x, int64_t n_tokens,
                             const int32_t* ids, const float* weights, float* out) {
+  HostOpClock::Scope timed(clock_, "moe_experts");
   const int64_t embd = s.n_embd, ff = s.n_ff, k = s.n_used;
   expert_users_.resize(static_cast<size_t>(s.n_expert));
   for (auto& users : expert_users_) users.clear();

@@ -48,6 +48,8 @@ class CpuBackend final : public Backend {
   void MoeExperts(const LayerWeights& w, const ExpertShape& shape, const float* x, int64_t n_tokens,
                   const int32_t* ids, const float* weights, float* out) override;
   void FillKvSynthetic(int64_t n_pos) override;
+  void ProfileOps(bool on) override { clock_.Enable(on); }
+  Expected<std::vector<OpTime>> OpTimes() override { return clock_.List(); }
   Status RunStep(int32_t token, int32_t* token_dev, int64_t pos, bool may_replay,
                  const std::function<Status()>& record) override;
 
@@ -57,6 +59,7 @@ class CpuBackend final : public Backend {
   std::vector<std::unique_ptr<uint8_t[]>> allocations_;
   KvCache kv_;
   int64_t kv_dim_ = 0;  // n_kv_head * head_dim
+  HostOpClock clock_;
   std::vector<float> rounded_;  // [n_tokens, cols] activations rounded like ggml
   // MoeExperts scratch: the tokens of one expert gathered, and its FFN intermediates.
   std::vector<std::vector<std::pair<int64_t, float>>> expert_users_;  // per expert: (token, weight)

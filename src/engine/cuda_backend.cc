@@ -285,23 +285,28 @@ Status CudaBackend::Download(const void* src, void* host, uint64_t bytes) {
 }
 
 void CudaBackend::Embed(const WeightMatrix& table, const int32_t* ids, int64_t n_tokens, float* x) {
+  const auto timed = Timed("embed");
   CheckCuda(EmbedRows(table.type, table.data, table.row_stride, table.cols, ids, n_tokens, x, stream_), "embed");
 }
 
 void CudaBackend::RmsNorm(const float* x, const WeightVector& w, int64_t rows, int64_t n, float eps, float* y) {
+  const auto timed = Timed("rms_norm");
   CheckCuda(RmsNormRows(x, w.data, rows, n, eps, y, stream_), "rms norm");
 }
 
 void CudaBackend::SumSquares(const float* x, int64_t rows, int64_t n, float* sums) {
+  const auto timed = Timed("sum_squares");
   CheckCuda(SumSquaresRows(x, rows, n, sums, stream_), "sum of squares");
 }
 
 void CudaBackend::RmsNormBySums(const float* x, const WeightVector& w, int64_t rows, int64_t n, const float* sums,
                                 int64_t n_total, float eps, float* y) {
+  const auto timed = Timed("rms_norm_by_sums");
   CheckCuda(RmsNormRowsBySums(x, w.data, rows, n, sums, n_total, eps, y, stream_), "rms norm by sums");
 }
 
 void CudaBackend::MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
+  const auto timed = Timed("matmul");
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kQuantMatMulMaxTokens) {
     const int64_t m = std::min(kQuantMatMulMaxTokens, n_tokens - t0);
     if (!Check(QuantMatMul(w.type, w.data, w.rows, w.cols, w.row_stride, x + t0 * w.cols, m, y + t0 * w.rows,
@@ -312,14 +317,19 @@ void CudaBackend::MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens
   }
 }
 
-void CudaBackend::Add(float* x, const float* y, int64_t n) { CheckCuda(AddInPlace(x, y, n, stream_), "add"); }
+void CudaBackend::Add(float* x, const float* y, int64_t n) {
+  const auto timed = Timed("add");
+  CheckCuda(AddInPlace(x, y, n, stream_), "add");
+}
 
 void CudaBackend::Rope(const RopeParams& params, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
                        int64_t pos0) {
+  const auto timed = Timed("rope");
   CheckCuda(RopeNeox(params, x, n_tokens, n_heads, head_dim, pos0, stream_, recorded_pos()), "rope");
 }
 
 void CudaBackend::StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float* k, const float* v) {
+  const auto timed = Timed("store_kv");
   if (pos0 + n_tokens > kv_.n_ctx || layer < 0 || layer >= kv_.n_layer) {
     Check(Status::Error("positions [{}, {}) of layer {} outside the cache's {} positions x {} layers", pos0,
                         pos0 + n_tokens, layer, kv_.n_ctx, kv_.n_layer),
@@ -347,6 +357,7 @@ void CudaBackend::FillKvSynthetic(int64_t n_pos) {
 }
 
 void CudaBackend::Attention(int layer, const float* q, int64_t n_tokens, int64_t n_head, int64_t pos0, float* out) {
+  const auto timed = Timed("attention");
   const int64_t floats = AttentionScratchFloats(n_head, kv_.head_dim, kAttentionTokensPerLaunch);
   auto scratch = Grow(attention_scratch_, floats, "attention partials");
   if (!Check(scratch.status(), "attention")) return;
@@ -373,6 +384,7 @@ void CudaBackend::Attention(int layer, const float* q, int64_t n_tokens, int64_t
 }
 
 void CudaBackend::Route(const RouterParams& r, const float* logits, int64_t n_tokens, int32_t* ids, float* weights) {
+  const auto timed = Timed("route");
   RouteArgs a;
   a.logits = logits;
   a.n_tokens = n_tokens;
@@ -391,6 +403,7 @@ void CudaBackend::Route(const RouterParams& r, const float* logits, int64_t n_to
 
 void CudaBackend::MoeExperts(const LayerWeights& w, const ExpertShape& s, const float* x, int64_t n_tokens,
                              const int32_t* ids, const float* weights, float* out) {
+  const auto timed = Timed("moe_experts");
   const int64_t k = s.n_used;
   auto scratch = Grow(moe_scratch_, MoeScratchFloats(k, s.n_ff, s.n_embd), "MoE intermediates");
   if (!Check(scratch.status(), "moe experts")) return;
@@ -418,7 +431,7 @@ void CudaBackend::MoeExperts(const LayerWeights& w, const ExpertShape& s, const 
 Status CudaBackend::RunStep(int32_t token, int32_t* token_dev, int64_t pos, bool may_replay,
                             const std::function<Status()>& record) {
   Upload(&token, token_dev, sizeof token);
-  if (!may_replay || !stepped_live_) {
+  if (!may_replay || !stepped_live_ || timer_.enabled()) {
     const Status st = record();
     stepped_live_ = st.ok() && error_.ok();
     return st;

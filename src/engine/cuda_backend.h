@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "engine/backend.h"
+#include "engine/cuda_op_timer.h"
 #include "kernels/cuda/activation_mode.h"
 
 namespace tandem {
@@ -62,6 +63,9 @@ class CudaBackend final : public Backend {
   // The first step runs live (it sizes the scratch buffers); later ones replay a CUDA graph
   // recorded once per context class (StepContextClass), the position uploaded per step.
   void FillKvSynthetic(int64_t n_pos) override;
+  // While profiling, every step runs live (a replayed graph's kernels are not timed).
+  void ProfileOps(bool on) override { timer_.Enable(on); }
+  Expected<std::vector<OpTime>> OpTimes() override { return timer_.Collect(); }
   Status RunStep(int32_t token, int32_t* token_dev, int64_t pos, bool may_replay,
                  const std::function<Status()>& record) override;
   // Graphs recorded so far (one per context class reached).
@@ -84,6 +88,7 @@ class CudaBackend final : public Backend {
   void LogMemoryPlan(std::string_view stage) const;
   Expected<cudaGraphExec_t> RecordStep(int64_t context_class, const std::function<Status()>& record);
   // While recording a step: the device position ops read, else null.
+  CudaOpTimer::Scope Timed(std::string_view op) { return {timer_, stream_, op, recording_class_ == 0}; }
   const int64_t* recorded_pos() const { return recording_class_ > 0 ? step_pos_ : nullptr; }
 
   int device_ = 0;
@@ -107,6 +112,7 @@ class CudaBackend final : public Backend {
   int64_t recording_class_ = 0;     // > 0 while recording: the context class being recorded
   bool stepped_live_ = false;       // a step ran live, so every scratch buffer has its size
   std::map<int64_t, cudaGraphExec_t> step_graphs_;  // by context class
+  CudaOpTimer timer_;  // ProfileOps
 };
 
 }  // namespace tandem
