@@ -29,10 +29,7 @@ constexpr int WordsPerLane() {
   return (StepGroups<F>() * F::kGroupBytes + 30) / 16 / 32 + 1;
 }
 
-// y[t][r] = dot(row r, x[t]) for t < n_tokens (<= NT). Warp gw takes rows gw, gw + W, ...
-// (W warps in the grid) and walks each in steps of G groups: the step's bytes go to the
-// warp's shared buffer, the next step's loads are issued, then the lanes decode and dot.
-// x as the CPU's RoundActivationsLikeGgml leaves it for F16 / BF16 weights (kRoundX).
+// x as the CPU's RoundActivationsLikeGgml leaves it for F16 / BF16 weights.
 template <GgmlType T>
 __device__ __forceinline__ float RoundLikeWeights(float v) {
   if constexpr (T == GgmlType::F16) return __half2float(__float2half_rn(v));
@@ -45,6 +42,9 @@ __device__ __forceinline__ float4 Round4(float4 v) {
                      RoundLikeWeights<T>(v.w));
 }
 
+// y[t][r] = dot(row r, x[t]) for t < n_tokens (<= NT), rows walked in steps of G groups
+// (WalkStagedRows); each lane decodes 8 elements of each group and dots them with x,
+// rounded to the weight type first when kRoundX is F16 / BF16.
 template <class F, int NT, GgmlType kRoundX = GgmlType::F32>
 __global__ void __launch_bounds__(kThreads) QuantMatMulKernel(const uint8_t* __restrict__ w, int rows, int cols,
                                                                uint64_t row_stride, uint64_t row_bytes,
@@ -62,90 +62,46 @@ __global__ void __launch_bounds__(kThreads) QuantMatMulKernel(const uint8_t* __r
 
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
-  uint8_t* s = staged[warp];
-  const int total_warps = gridDim.x * kWarps;
-  int row = blockIdx.x * kWarps + warp;
-  if (row >= rows) return;  // no block-wide barriers below
   const int groups = (cols + kGroupElems - 1) / kGroupElems;
   const int steps = (groups + G - 1) / G;
-
-  uint4 next[kWords];
-  auto issue = [&](int r, int st) {
-    const StepSpan span = SpanOf(w + static_cast<uint64_t>(r) * row_stride, row_bytes, st, kStepBytes);
-#pragma unroll
-    for (int k = 0; k < kWords; ++k) {
-      const int idx = lane + 32 * k;
-      if (idx < span.n_words) next[k] = LoadWeights16(span.words + 16 * idx);
-    }
-  };
-#pragma unroll
-  for (int k = 0; k < kWords; ++k) next[k] = make_uint4(0, 0, 0, 0);
-
-  float acc[NT];
-#pragma unroll
-  for (int t = 0; t < NT; ++t) acc[t] = 0.0f;
-
-  int step = 0;
-  issue(row, step);
-  while (true) {
-    const int shift = SpanOf(w + static_cast<uint64_t>(row) * row_stride, row_bytes, step, kStepBytes).shift;
-    __syncwarp();  // every lane is done reading the previous step
-#pragma unroll
-    for (int k = 0; k < kWords; ++k) reinterpret_cast<uint4*>(s)[lane + 32 * k] = next[k];
-    __syncwarp();
-
-    const int next_step = step + 1 < steps ? step + 1 : 0;
-    const int next_row = step + 1 < steps ? row : row + total_warps;
-    if (next_row < rows) issue(next_row, next_step);
-
-    const int first_group = step * G;
+  uint8_t* s = staged[warp];
+  WalkStagedRows<kWords, kStepBytes, NT>(
+      w, rows, row_stride, row_bytes, steps, blockIdx.x * kWarps + warp, gridDim.x * kWarps, s, n_tokens, y,
+      [&](int shift, int step, float(&acc)[NT]) {
+        const int first_group = step * G;
 #pragma unroll 2
-    for (int g = 0; g < G; ++g) {
-      const int e = (first_group + g) * kGroupElems + kLaneElems * lane;
-      if (first_group + g < groups && e < cols) {
-        float q[kLaneElems], scale, offset = 0.0f;
-        F::Decode(s, shift + g * F::kGroupBytes, lane, q, scale, offset);
+        for (int g = 0; g < G; ++g) {
+          const int e = (first_group + g) * kGroupElems + kLaneElems * lane;
+          if (first_group + g < groups && e < cols) {
+            float q[kLaneElems], scale, offset = 0.0f;
+            F::Decode(s, shift + g * F::kGroupBytes, lane, q, scale, offset);
 #pragma unroll
-        for (int t = 0; t < NT; ++t) {
-          if (t < n_tokens) {
-            const float4* xp = reinterpret_cast<const float4*>(x + static_cast<int64_t>(t) * cols + e);
-            float4 a = __ldg(xp), b = __ldg(xp + 1);
-            if constexpr (kRoundX != GgmlType::F32) {
-              a = Round4<kRoundX>(a);
-              b = Round4<kRoundX>(b);
-            }
-            float dot = q[0] * a.x;
-            dot = fmaf(q[1], a.y, dot);
-            dot = fmaf(q[2], a.z, dot);
-            dot = fmaf(q[3], a.w, dot);
-            dot = fmaf(q[4], b.x, dot);
-            dot = fmaf(q[5], b.y, dot);
-            dot = fmaf(q[6], b.z, dot);
-            dot = fmaf(q[7], b.w, dot);
-            acc[t] = fmaf(scale, dot, acc[t]);
-            if constexpr (F::kOffset) {
-              const float sum = ((a.x + a.y) + (a.z + a.w)) + ((b.x + b.y) + (b.z + b.w));
-              acc[t] = fmaf(offset, sum, acc[t]);
+            for (int t = 0; t < NT; ++t) {
+              if (t < n_tokens) {
+                const float4* xp = reinterpret_cast<const float4*>(x + static_cast<int64_t>(t) * cols + e);
+                float4 a = __ldg(xp), b = __ldg(xp + 1);
+                if constexpr (kRoundX != GgmlType::F32) {
+                  a = Round4<kRoundX>(a);
+                  b = Round4<kRoundX>(b);
+                }
+                float dot = q[0] * a.x;
+                dot = fmaf(q[1], a.y, dot);
+                dot = fmaf(q[2], a.z, dot);
+                dot = fmaf(q[3], a.w, dot);
+                dot = fmaf(q[4], b.x, dot);
+                dot = fmaf(q[5], b.y, dot);
+                dot = fmaf(q[6], b.z, dot);
+                dot = fmaf(q[7], b.w, dot);
+                acc[t] = fmaf(scale, dot, acc[t]);
+                if constexpr (F::kOffset) {
+                  const float sum = ((a.x + a.y) + (a.z + a.w)) + ((b.x + b.y) + (b.z + b.w));
+                  acc[t] = fmaf(offset, sum, acc[t]);
+                }
+              }
             }
           }
         }
-      }
-    }
-
-    if (step == steps - 1) {
-#pragma unroll
-      for (int t = 0; t < NT; ++t) {
-        float v = acc[t];
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-        if (lane == 0 && t < n_tokens) y[static_cast<int64_t>(t) * rows + row] = v;
-        acc[t] = 0.0f;
-      }
-    }
-    step = next_step;
-    row = next_row;
-    if (row >= rows) break;
-  }
+      });
 }
 
 // Float rows whose length or alignment rules out 8-wide reads: one warp per row, lane

@@ -1,6 +1,6 @@
 // Device helpers shared by the matrix x vector kernels (quant_matvec.cu, the f32-activation
 // one, and quant_matvec_q8.cu, the int8-activation one): weight loads that bypass L1, the
-// expert pick of a grid row, and where a staging step of a row lies.
+// expert pick of a grid row, where a staging step of a row lies, and the staged row walk.
 #pragma once
 
 #include <cuda_runtime.h>
@@ -54,6 +54,66 @@ __device__ __forceinline__ StepSpan SpanOf(const uint8_t* row, uint64_t row_byte
   const uintptr_t last = (reinterpret_cast<uintptr_t>(row + end) + 15) & ~uintptr_t{15};
   return {reinterpret_cast<const uint8_t*>(aligned), static_cast<int>((last - aligned) / 16),
           static_cast<int>(first - aligned)};
+}
+
+// The row walk both kernels share. A warp takes rows first_row, first_row + total_warps, ...
+// (stopping at `rows`) and walks each in `steps` steps of kStepBytes: the step's bytes go to
+// the warp's shared buffer s with coalesced 16-byte loads, the next step's loads are
+// issued, then dot_step(shift, step, acc) works on the staged bytes (shift: bytes before the
+// step's first byte in s). After a row's last step, acc is summed over the warp into
+// y[t][row] for t < n_tokens and cleared.
+template <int kWords, int kStepBytes, int NT, class DotStep>
+__device__ __forceinline__ void WalkStagedRows(const uint8_t* w, int rows, uint64_t row_stride, uint64_t row_bytes,
+                                               int steps, int first_row, int total_warps, uint8_t* s, int n_tokens,
+                                               float* y, DotStep dot_step) {
+  const int lane = threadIdx.x & 31;
+  int row = first_row;
+  if (row >= rows) return;
+  uint4 next[kWords];
+  auto issue = [&](int r, int st) {
+    const StepSpan span = SpanOf(w + static_cast<uint64_t>(r) * row_stride, row_bytes, st, kStepBytes);
+#pragma unroll
+    for (int k = 0; k < kWords; ++k) {
+      const int idx = lane + 32 * k;
+      if (idx < span.n_words) next[k] = LoadWeights16(span.words + 16 * idx);
+    }
+  };
+#pragma unroll
+  for (int k = 0; k < kWords; ++k) next[k] = make_uint4(0, 0, 0, 0);
+
+  float acc[NT];
+#pragma unroll
+  for (int t = 0; t < NT; ++t) acc[t] = 0.0f;
+
+  int step = 0;
+  issue(row, step);
+  while (true) {
+    const int shift = SpanOf(w + static_cast<uint64_t>(row) * row_stride, row_bytes, step, kStepBytes).shift;
+    __syncwarp();  // every lane is done reading the previous step
+#pragma unroll
+    for (int k = 0; k < kWords; ++k) reinterpret_cast<uint4*>(s)[lane + 32 * k] = next[k];
+    __syncwarp();
+
+    const int next_step = step + 1 < steps ? step + 1 : 0;
+    const int next_row = step + 1 < steps ? row : row + total_warps;
+    if (next_row < rows) issue(next_row, next_step);
+
+    dot_step(shift, step, acc);
+
+    if (step == steps - 1) {
+#pragma unroll
+      for (int t = 0; t < NT; ++t) {
+        float v = acc[t];
+#pragma unroll
+        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+        if (lane == 0 && t < n_tokens) y[static_cast<int64_t>(t) * rows + row] = v;
+        acc[t] = 0.0f;
+      }
+    }
+    step = next_step;
+    row = next_row;
+    if (row >= rows) break;
+  }
 }
 
 }  // namespace tandem::cuda_detail

@@ -202,64 +202,20 @@ __global__ void __launch_bounds__(kThreads) QuantMatMulQ8Kernel(const uint8_t* _
 
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
-  uint8_t* s = staged[warp];
-  const int total_warps = gridDim.x * kWarps;
-  int row = blockIdx.x * kWarps + warp;
-  if (row >= rows) return;  // no block-wide barriers below
   const int groups = (cols + kGroupElems - 1) / kGroupElems;
   const int steps = (groups + kStepGroups - 1) / kStepGroups;
-
-  uint4 next[kWords];
-  auto issue = [&](int r, int st) {
-    const StepSpan span = SpanOf(w + static_cast<uint64_t>(r) * row_stride, row_bytes, st, kStepBytes);
+  uint8_t* s = staged[warp];
+  WalkStagedRows<kWords, kStepBytes, NT>(
+      w, rows, row_stride, row_bytes, steps, blockIdx.x * kWarps + warp, gridDim.x * kWarps, s, n_tokens, y,
+      [&](int shift, int step, float(&acc)[NT]) {
 #pragma unroll
-    for (int k = 0; k < kWords; ++k) {
-      const int idx = lane + 32 * k;
-      if (idx < span.n_words) next[k] = LoadWeights16(span.words + 16 * idx);
-    }
-  };
-#pragma unroll
-  for (int k = 0; k < kWords; ++k) next[k] = make_uint4(0, 0, 0, 0);
-
-  float acc[NT];
-#pragma unroll
-  for (int t = 0; t < NT; ++t) acc[t] = 0.0f;
-
-  int step = 0;
-  issue(row, step);
-  while (true) {
-    const int shift = SpanOf(w + static_cast<uint64_t>(row) * row_stride, row_bytes, step, kStepBytes).shift;
-    __syncwarp();  // every lane is done reading the previous step
-#pragma unroll
-    for (int k = 0; k < kWords; ++k) reinterpret_cast<uint4*>(s)[lane + 32 * k] = next[k];
-    __syncwarp();
-
-    const int next_step = step + 1 < steps ? step + 1 : 0;
-    const int next_row = step + 1 < steps ? row : row + total_warps;
-    if (next_row < rows) issue(next_row, next_step);
-
-#pragma unroll
-    for (int i = 0; i < kRunsPerLane; ++i) {
-      const int r = lane + 32 * i;  // run r: group r / 8 of the step, elements 32 (r % 8) ..
-      const int g = r >> 3;
-      const int e = (step * kStepGroups + g) * kGroupElems + 32 * (r & 7);
-      if (e < cols) DotRun<F, NT>(s, shift + g * F::kGroupBytes, r & 7, sx, cols, e, n_tokens, acc);
-    }
-
-    if (step == steps - 1) {
-#pragma unroll
-      for (int t = 0; t < NT; ++t) {
-        float v = acc[t];
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
-        if (lane == 0 && t < n_tokens) y[static_cast<int64_t>(t) * rows + row] = v;
-        acc[t] = 0.0f;
-      }
-    }
-    step = next_step;
-    row = next_row;
-    if (row >= rows) break;
-  }
+        for (int i = 0; i < kRunsPerLane; ++i) {
+          const int r = lane + 32 * i;  // run r: group r / 8 of the step, elements 32 (r % 8) ..
+          const int g = r >> 3;
+          const int e = (step * kStepGroups + g) * kGroupElems + 32 * (r & 7);
+          if (e < cols) DotRun<F, NT>(s, shift + g * F::kGroupBytes, r & 7, sx, cols, e, n_tokens, acc);
+        }
+      });
 }
 
 template <int NT, GgmlType T>
