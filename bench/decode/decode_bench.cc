@@ -7,7 +7,6 @@
 
 #include "bench/decode/memory_roofline.h"
 #include "coordinator/local_cluster.h"
-#include "engine/rank_loop.h"
 
 namespace tandem::bench {
 namespace {
@@ -49,17 +48,8 @@ Expected<DecodeBenchResult> RunDecodeBench(const DecodeBenchOptions& o) {
   // one-token prompt.
   const std::vector<int32_t> prompt = RandomTokens(1, s.n_vocab);
   auto none = [](int32_t) { return true; };
-  auto generate = [&](int64_t depth, int64_t max_tokens) -> Expected<GenerateStats> {
-    GenerateStats stats;
-    TANDEM_TRY(cluster->RunOnAllRanks([&](Engine& e) -> Status {
-      if (e.collective().rank() != 0) return FollowLeader(e);
-      auto led = LeadGenerate(e, prompt, max_tokens, greedy, {}, none, depth);
-      const Status shutdown = LeadShutdown(e);  // releases the followers, also after a refused request
-      if (!led.ok()) return led.status();
-      stats = *led;
-      return shutdown;
-    }));
-    return stats;
+  auto generate = [&](int64_t depth, int64_t max_tokens) {
+    return cluster->GenerateAfter(depth, prompt, max_tokens, greedy, {}, none);
   };
   // Warm-up (pages in the weights, records the decode steps), then 1 token, then N: the
   // difference isolates the decode steps' collectives.

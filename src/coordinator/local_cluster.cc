@@ -63,13 +63,13 @@ Status LocalCluster::RunOnAllRanks(const std::function<Status(Engine&)>& fn) {
   return results[failed].WithContext(fmt::format("rank {}", failed));
 }
 
-Expected<GenerateStats> LocalCluster::Generate(std::span<const int32_t> prompt, int64_t max_tokens,
-                                               const SamplingParams& sampling, std::span<const int32_t> eog,
-                                               const TokenCallback& on_token) {
+Expected<GenerateStats> LocalCluster::GenerateAfter(int64_t synthetic_depth, std::span<const int32_t> prompt,
+                                                    int64_t max_tokens, const SamplingParams& sampling,
+                                                    std::span<const int32_t> eog, const TokenCallback& on_token) {
   GenerateStats stats;
   TANDEM_TRY(RunOnAllRanks([&](Engine& e) -> Status {
     if (e.collective().rank() != 0) return FollowLeader(e);
-    auto led = LeadGenerate(e, prompt, max_tokens, sampling, eog, on_token);
+    auto led = LeadGenerate(e, prompt, max_tokens, sampling, eog, on_token, synthetic_depth);
     Status shutdown = LeadShutdown(e);  // releases the followers, also after a refused request
     if (!led.ok()) return led.status();
     stats = *led;

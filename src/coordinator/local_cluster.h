@@ -48,7 +48,14 @@ class LocalCluster final : public RankGroup {
   // One request on all ranks (engine/rank_loop.h): rank 0 leads, samples and calls
   // on_token; the others follow.
   Expected<GenerateStats> Generate(std::span<const int32_t> prompt, int64_t max_tokens, const SamplingParams& sampling,
-                                   std::span<const int32_t> eog, const TokenCallback& on_token) override;
+                                   std::span<const int32_t> eog, const TokenCallback& on_token) override {
+    return GenerateAfter(0, prompt, max_tokens, sampling, eog, on_token);
+  }
+  // The same after `synthetic_depth` positions of synthetic context (benchmarks;
+  // Engine::FillContext).
+  Expected<GenerateStats> GenerateAfter(int64_t synthetic_depth, std::span<const int32_t> prompt, int64_t max_tokens,
+                                        const SamplingParams& sampling, std::span<const int32_t> eog,
+                                        const TokenCallback& on_token);
 
  private:
   LocalCluster() = default;

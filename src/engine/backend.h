@@ -96,11 +96,6 @@ class Backend {
   virtual void MoeExperts(const LayerWeights& w, const ExpertShape& shape, const float* x, int64_t n_tokens,
                           const int32_t* ids, const float* weights, float* out) = 0;
 
-  // One decode step: `token` copied to token_dev, then the ops `record` issues for the
-  // step at position `pos`. With may_replay (the collective's calls can be recorded too),
-  // a backend may record the ops once and replay the recording at later positions (CUDA
-  // graphs; ops that take pos0 then read the step's position on the device), so `record`
-  // must issue the same ops at every position, and no Download.
   // Profiling: while on, each op's time is summed by name (the CUDA backend then runs
   // every step live and times its kernels with events). OpTimes waits for the device and
   // lists the sums since profiling was turned on.
@@ -111,6 +106,11 @@ class Backend {
   // values in [-1, 1]: a context of that depth without a prefill (benchmarks).
   virtual void FillKvSynthetic(int64_t n_pos) = 0;
 
+  // One decode step: `token` copied to token_dev, then the ops `record` issues for the
+  // step at position `pos`. With may_replay (the collective's calls can be recorded too),
+  // a backend may record the ops once and replay the recording at later positions (CUDA
+  // graphs; ops that take pos0 then read the step's position on the device), so `record`
+  // must issue the same ops at every position, and no Download.
   virtual Status RunStep(int32_t token, int32_t* token_dev, int64_t pos, bool may_replay,
                          const std::function<Status()>& record) = 0;
 };
