@@ -203,7 +203,7 @@ Command AddBenchCommand(CLI::App& app) {
   decode->add_option("--moe-split", d->moe_split, "auto, tp, ep")
       ->check(CLI::IsMember({"auto", "tp", "ep"}))
       ->capture_default_str();
-  decode->add_option("--depth", d->depths, "KV context depth(s) at which decode is timed (e.g. --depth 0 16384)")
+  decode->add_option("--depth", d->depths, "KV context depth(s) at which decode is timed, the cache filled synthetically (e.g. --depth 0 16384)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 24))
       ->capture_default_str();
   decode->add_option("--tokens", d->tokens, "tokens decoded and timed")->check(CLI::Range(2, 100000))->capture_default_str();
