@@ -28,8 +28,8 @@ uint64_t AlignUp(uint64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
 // What a recorded decode step depends on besides the position it reads on the device: the
 // attention's split count, set by the context length up to 32768 positions (attention.cu:
-// one split per 128 positions, at most kAttentionMaxSplits). A class is the power of two
-// >= pos + 1, from 128 to 32768: nine recordings cover any context.
+// one split per 32 or more positions, at most kAttentionMaxSplits). A class is the power of
+// two >= pos + 1, from 128 to 32768: nine recordings cover any context.
 int64_t StepContextClass(int64_t pos) {
   constexpr int64_t kLast = 128 * kAttentionMaxSplits;
   int64_t c = 128;

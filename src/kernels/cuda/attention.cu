@@ -1,4 +1,5 @@
-// Split-context attention (see attention.h): AttendChunkKernel writes, for each (token,
+// Split-context attention (see attention.h): AttendChunkKernel stages K and V tiles in
+// shared memory and writes, for each (token,
 // query head, split), the chunk's running max m, sum l = sum exp(s - m) and acc =
 // sum exp(s - m) v; MergeSplitsKernel joins the splits as sum_s e^(m_s - M) acc_s /
 // sum_s e^(m_s - M) l_s.
@@ -9,6 +10,7 @@
 #include <cmath>
 
 #include "kernels/cuda/attention.h"
+#include "kernels/cuda/launch_after_previous.cuh"
 #include "kernels/cuda/warp_reduce.cuh"
 
 namespace tandem {
@@ -16,16 +18,48 @@ namespace {
 
 constexpr int kThreads = 128;
 constexpr int kWarps = kThreads / 32;
-constexpr int kTile = 64;                               // positions scored per round
-constexpr int kDimsPerLane = kAttentionMaxHeadDim / 32; // K values a lane holds
-constexpr int kMinChunk = 128;                          // fewest positions worth a split
+constexpr int kMinChunk = 32;                           // fewest positions worth a split
+constexpr int kSharedLimit = 48 * 1024;                 // bytes a block may take without opting in
 
-__device__ __forceinline__ float LoadKv(const float* p) { return *p; }
-__device__ __forceinline__ float LoadKv(const __half* p) { return __half2float(*p); }
+__device__ __forceinline__ float ToFloat(float x) { return x; }
+__device__ __forceinline__ float ToFloat(__half x) { return __half2float(x); }
+
+// q[0..n) . k[0..n) for the n = 16 / sizeof(KV) elements of one 16-byte word of k, plus acc.
+__device__ __forceinline__ float Dot16(const float* q, const float* k, float acc) {
+  const float4 kv = *reinterpret_cast<const float4*>(k);
+  const float4 qv = *reinterpret_cast<const float4*>(q);
+  return fmaf(qv.w, kv.w, fmaf(qv.z, kv.z, fmaf(qv.y, kv.y, fmaf(qv.x, kv.x, acc))));
+}
+__device__ __forceinline__ float Dot16(const float* q, const __half* k, float acc) {
+  const uint4 word = *reinterpret_cast<const uint4*>(k);
+  const uint32_t parts[4] = {word.x, word.y, word.z, word.w};
+#pragma unroll
+  for (int i = 0; i < 4; ++i) {
+    const float2 kv = __half22float2(*reinterpret_cast<const __half2*>(&parts[i]));
+    acc = fmaf(q[2 * i], kv.x, acc);
+    acc = fmaf(q[2 * i + 1], kv.y, acc);
+  }
+  return acc;
+}
+
+// Elements between staged K (or V) rows in shared memory: a row plus 16 bytes, so the 16-byte
+// reads of 8 consecutive rows fall in distinct banks.
+template <typename KV>
+__host__ __device__ constexpr int StagedPitch(int head_dim) {
+  return head_dim + 16 / static_cast<int>(sizeof(KV));
+}
+
+// Shared memory of a block staging `tile` positions (AttendChunkKernel's layout), bytes.
+template <typename KV>
+size_t ChunkSharedBytes(int tile, int group, int head_dim) {
+  return 2 * static_cast<size_t>(tile) * StagedPitch<KV>(head_dim) * sizeof(KV) +
+         sizeof(float) * (2 * static_cast<size_t>(group) * head_dim + static_cast<size_t>(group) * tile + 3 * group);
+}
 
 struct ChunkArgs {
   const float* q;
   int n_head, n_kv_head, head_dim, group;  // group = n_head / n_kv_head
+  int tile;                                // positions staged per round
   int64_t pos0;
   const int64_t* device_pos;               // non-null: pos0 read here, chunk from it
   int chunk;                               // positions per split
@@ -35,20 +69,49 @@ struct ChunkArgs {
   float* part_ml;                          // [n_tokens, n_head, splits, 2]
 };
 
-// Block (split s, KV head g, token t). Shared: q of the group [group, head_dim], acc
-// [group, head_dim], scores [group, kTile], and per head m, l and this round's correction.
+// Rows [0, n) of K or V (row p at src + p * row_stride elements, hd of them) into dst (row p
+// at dst + p * pitch), 16 bytes per load where the rows allow it: one round trip for the tile.
+template <typename KV>
+__device__ __forceinline__ void StageRows(const KV* __restrict__ src, int64_t row_stride, int n, int hd, int pitch,
+                                          KV* dst) {
+  constexpr int kPer16 = 16 / sizeof(KV);
+  if (hd % kPer16 == 0 && row_stride % kPer16 == 0) {
+    const int chunks = hd / kPer16;
+    for (int i = threadIdx.x; i < n * chunks; i += kThreads) {
+      const int p = i / chunks, c = i - p * chunks;
+      *reinterpret_cast<uint4*>(dst + p * pitch + c * kPer16) =
+          __ldg(reinterpret_cast<const uint4*>(src + p * row_stride) + c);
+    }
+  } else {
+    for (int i = threadIdx.x; i < n * hd; i += kThreads) {
+      const int p = i / hd, d = i - p * hd;
+      dst[p * pitch + d] = src[p * row_stride + d];
+    }
+  }
+}
+
+// Block (split s, KV head g, token t). Each round stages `tile` positions of K and V in
+// shared memory, scores them for every query head of the GQA group (a thread per (head,
+// position)), updates the online softmax (a warp per head) and adds the weighted V (a
+// thread per (head, dim)). Shared: K and V tiles [tile, pitch], q of the group [group,
+// head_dim], acc [group, head_dim], scores [group, tile], per head m, l and the round's
+// correction.
 template <typename KV>
 __global__ void __launch_bounds__(kThreads) AttendChunkKernel(ChunkArgs a, const KV* __restrict__ k,
                                                              const KV* __restrict__ v) {
-  extern __shared__ float shared[];
+  cuda_detail::StartAfterPreviousKernel();
+  extern __shared__ __align__(16) uint8_t shared_bytes[];
   const int s = blockIdx.x, g = blockIdx.y, t = blockIdx.z;
-  const int hd = a.head_dim, G = a.group;
-  float* qs = shared;                 // [G * hd]
-  float* acc = qs + G * hd;           // [G * hd]
-  float* scores = acc + G * hd;       // [G * kTile]
-  float* m = scores + G * kTile;      // [G]
-  float* l = m + G;                   // [G]
-  float* corr = l + G;                // [G]
+  const int hd = a.head_dim, G = a.group, tile_max = a.tile;
+  const int pitch = StagedPitch<KV>(hd);
+  KV* ks = reinterpret_cast<KV*>(shared_bytes);                     // [tile, pitch]
+  KV* vs = ks + tile_max * pitch;                                    // [tile, pitch]
+  float* qs = reinterpret_cast<float*>(vs + tile_max * pitch);       // [G * hd]
+  float* acc = qs + G * hd;                                          // [G * hd]
+  float* scores = acc + G * hd;                                      // [G * tile]
+  float* m = scores + G * tile_max;                                  // [G]
+  float* l = m + G;                                                  // [G]
+  float* corr = l + G;                                               // [G]
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 
   const float* q_group = a.q + (static_cast<int64_t>(t) * a.n_head + static_cast<int64_t>(g) * G) * hd;
@@ -60,7 +123,6 @@ __global__ void __launch_bounds__(kThreads) AttendChunkKernel(ChunkArgs a, const
     m[h] = -INFINITY;
     l[h] = 0.0f;
   }
-  __syncthreads();
 
   const int64_t pos0 = a.device_pos != nullptr ? *a.device_pos : a.pos0;
   const int64_t n_pos = pos0 + t + 1;
@@ -71,39 +133,37 @@ __global__ void __launch_bounds__(kThreads) AttendChunkKernel(ChunkArgs a, const
   const KV* k_head = k + static_cast<int64_t>(g) * hd;
   const KV* v_head = v + static_cast<int64_t>(g) * hd;
 
-  for (int64_t tile = begin; tile < end; tile += kTile) {
-    const int n = static_cast<int>(end - tile < kTile ? end - tile : kTile);
-    // Scores: a warp per position, its K row held in registers for every head of the group.
-    for (int p = warp; p < n; p += kWarps) {
-      const KV* k_row = k_head + (tile + p) * row_stride;
-      float kv[kDimsPerLane];
-#pragma unroll
-      for (int i = 0; i < kDimsPerLane; ++i) {
-        const int d = lane + 32 * i;
-        kv[i] = d < hd ? LoadKv(k_row + d) : 0.0f;
+  for (int64_t tile = begin; tile < end; tile += tile_max) {
+    const int n = static_cast<int>(end - tile < tile_max ? end - tile : tile_max);
+    __syncthreads();  // the previous round is done with the tiles (and q, m, l are set)
+    StageRows(k_head + tile * row_stride, row_stride, n, hd, pitch, ks);
+    StageRows(v_head + tile * row_stride, row_stride, n, hd, pitch, vs);
+    __syncthreads();
+    // Scores: a thread per (head, position); a warp's positions share a head, so q is a broadcast.
+    for (int i = threadIdx.x; i < G * n; i += kThreads) {
+      const int h = i / n, p = i - h * n;
+      const KV* k_row = ks + p * pitch;
+      const float* q_row = qs + h * hd;
+      float dot = 0.0f;
+      constexpr int kPer16 = 16 / sizeof(KV);
+      if (hd % kPer16 == 0) {
+        for (int d = 0; d < hd; d += kPer16) dot = Dot16(q_row + d, k_row + d, dot);
+      } else {
+        for (int d = 0; d < hd; ++d) dot = fmaf(q_row[d], ToFloat(k_row[d]), dot);
       }
-      for (int h = 0; h < G; ++h) {
-        float dot = 0.0f;
-#pragma unroll
-        for (int i = 0; i < kDimsPerLane; ++i) {
-          const int d = lane + 32 * i;
-          if (d < hd) dot = fmaf(qs[h * hd + d], kv[i], dot);
-        }
-        dot = cuda_detail::WarpSum(dot);
-        if (lane == 0) scores[h * kTile + p] = dot * a.scale;
-      }
+      scores[h * tile_max + p] = dot * a.scale;
     }
     __syncthreads();
     // Online softmax: a warp per head rescales its running sums.
     for (int h = warp; h < G; h += kWarps) {
       float mx = -INFINITY;
-      for (int p = lane; p < n; p += 32) mx = fmaxf(mx, scores[h * kTile + p]);
+      for (int p = lane; p < n; p += 32) mx = fmaxf(mx, scores[h * tile_max + p]);
       mx = cuda_detail::WarpMax(mx);
       const float m_new = fmaxf(m[h], mx);
       float sum = 0.0f;
       for (int p = lane; p < n; p += 32) {
-        const float e = expf(scores[h * kTile + p] - m_new);
-        scores[h * kTile + p] = e;
+        const float e = expf(scores[h * tile_max + p] - m_new);
+        scores[h * tile_max + p] = e;
         sum += e;
       }
       sum = cuda_detail::WarpSum(sum);
@@ -115,17 +175,16 @@ __global__ void __launch_bounds__(kThreads) AttendChunkKernel(ChunkArgs a, const
       }
     }
     __syncthreads();
-    // Weighted V: a thread per (head, dim), coalesced along the V row.
+    // Weighted V: a thread per (head, dim), reading V along the staged rows.
     for (int i = threadIdx.x; i < G * hd; i += kThreads) {
       const int h = i / hd, d = i - h * hd;
       float x = acc[i] * corr[h];
-      const float* w = scores + h * kTile;
-      const KV* v_col = v_head + tile * row_stride + d;
-      for (int p = 0; p < n; ++p) x = fmaf(w[p], LoadKv(v_col + p * row_stride), x);
+      const float* w = scores + h * tile_max;
+      for (int p = 0; p < n; ++p) x = fmaf(w[p], ToFloat(vs[p * pitch + d]), x);
       acc[i] = x;
     }
-    __syncthreads();
   }
+  __syncthreads();
 
   // Partials; an empty chunk (past this token's positions) writes m = -inf, l = 0.
   for (int i = threadIdx.x; i < G * hd; i += kThreads) {
@@ -140,34 +199,56 @@ __global__ void __launch_bounds__(kThreads) AttendChunkKernel(ChunkArgs a, const
   }
 }
 
-// Block per (token, head): threads over head_dim.
-__global__ void __launch_bounds__(kThreads) MergeSplitsKernel(const float* __restrict__ part_acc,
-                                                             const float* __restrict__ part_ml, int splits,
-                                                             int head_dim, float* __restrict__ out) {
+// Block per (token, head). The split weights e^(m_s - M) (0 for empty splits) and the
+// denominator first, a thread per split; then groups of head_dim threads each sum a
+// strided share of the splits' acc rows (coalesced along the row), joined in group order.
+constexpr int kMergeThreads = 256;
+static_assert(kAttentionMaxHeadDim <= kMergeThreads, "a merge block needs a thread per dimension");
+
+__global__ void __launch_bounds__(kMergeThreads) MergeSplitsKernel(const float* __restrict__ part_acc,
+                                                                   const float* __restrict__ part_ml, int splits,
+                                                                   int head_dim, float* __restrict__ out) {
+  cuda_detail::StartAfterPreviousKernel();
+  __shared__ float weight[kAttentionMaxSplits];
+  __shared__ float group_sum[kMergeThreads];
+  __shared__ float scratch[32];
   const int64_t head = blockIdx.x;  // t * n_head + h
   const float* ml = part_ml + head * splits * 2;
   float max_m = -INFINITY;
-  for (int s = 0; s < splits; ++s) max_m = fmaxf(max_m, ml[2 * s]);
+  for (int s = threadIdx.x; s < splits; s += kMergeThreads) max_m = fmaxf(max_m, ml[2 * s]);
+  max_m = cuda_detail::BlockMax(max_m, scratch);
   float denom = 0.0f;
-  for (int s = 0; s < splits; ++s) {
-    if (ml[2 * s + 1] > 0.0f) denom += expf(ml[2 * s] - max_m) * ml[2 * s + 1];
+  for (int s = threadIdx.x; s < splits; s += kMergeThreads) {
+    const float l = ml[2 * s + 1];
+    const float w = l > 0.0f ? expf(ml[2 * s] - max_m) : 0.0f;
+    weight[s] = w;
+    denom += w * l;
   }
-  const float inv = 1.0f / denom;
-  for (int d = threadIdx.x; d < head_dim; d += kThreads) {
+  denom = cuda_detail::BlockSum(denom, scratch);  // ends synchronised: weight[] is complete
+
+  const int groups = kMergeThreads / head_dim;  // head_dim <= kAttentionMaxHeadDim = kMergeThreads
+  const int group = threadIdx.x / head_dim, d = threadIdx.x - group * head_dim;
+  if (group < groups) {
+    const float* acc = part_acc + head * splits * head_dim + d;
     float x = 0.0f;
-    for (int s = 0; s < splits; ++s) {
-      if (ml[2 * s + 1] > 0.0f) x = fmaf(expf(ml[2 * s] - max_m), part_acc[(head * splits + s) * head_dim + d], x);
-    }
-    out[head * head_dim + d] = x * inv;
+#pragma unroll 4
+    for (int s = group; s < splits; s += groups) x = fmaf(weight[s], acc[static_cast<int64_t>(s) * head_dim], x);
+    group_sum[threadIdx.x] = x;
+  }
+  __syncthreads();
+  if (group == 0) {
+    float x = 0.0f;
+    for (int k = 0; k < groups; ++k) x += group_sum[k * head_dim + d];
+    out[head * head_dim + d] = x / denom;
   }
 }
 
 template <typename KV>
 cudaError_t Run(const AttentionArgs& a, cudaStream_t stream) {
   const int hd = static_cast<int>(a.head_dim), G = static_cast<int>(a.n_head / a.n_kv_head);
-  const size_t shared = sizeof(float) * (2 * static_cast<size_t>(G) * hd + static_cast<size_t>(G) * kTile + 3 * G);
-  if (shared > 48 * 1024) return cudaErrorInvalidValue;
-  // Splits: enough to spread a long context over the device, each at least kMinChunk long.
+  // Splits: one per kMinChunk positions, up to kAttentionMaxSplits. A split is one block's
+  // serial walk, so long contexts want every split they can get; the count depends on the
+  // context alone (not on the KV heads a rank holds), so every rank sums in the same order.
   if (a.device_pos != nullptr && (a.n_tokens != 1 || a.ctx_bound < 1)) return cudaErrorInvalidValue;
   const int64_t n_ctx_max = a.device_pos != nullptr ? a.ctx_bound : a.pos0 + a.n_tokens;
   int64_t splits = std::clamp<int64_t>((n_ctx_max + kMinChunk - 1) / kMinChunk, 1, kAttentionMaxSplits);
@@ -175,6 +256,12 @@ cudaError_t Run(const AttentionArgs& a, cudaStream_t stream) {
   splits = std::min(splits, a.scratch_floats / per_head);
   if (splits < 1) return cudaErrorInvalidValue;
   const int64_t chunk = (n_ctx_max + splits - 1) / splits;
+  // Positions staged per round: up to 64, no more than a chunk holds (a smaller block
+  // leaves room for more of them on an SM) and no more than the shared memory takes.
+  int tile = 64;
+  while (tile > 8 && (tile / 2 >= chunk || ChunkSharedBytes<KV>(tile, G, hd) > kSharedLimit)) tile /= 2;
+  const size_t shared = ChunkSharedBytes<KV>(tile, G, hd);
+  if (shared > kSharedLimit) return cudaErrorInvalidValue;
   const int64_t tokens_per_launch = std::max<int64_t>(1, a.scratch_floats / (per_head * splits));
 
   ChunkArgs c{};
@@ -182,6 +269,7 @@ cudaError_t Run(const AttentionArgs& a, cudaStream_t stream) {
   c.n_kv_head = static_cast<int>(a.n_kv_head);
   c.head_dim = hd;
   c.group = G;
+  c.tile = tile;
   c.chunk = static_cast<int>(chunk);
   c.splits = static_cast<int>(splits);
   c.scale = 1.0f / std::sqrt(static_cast<float>(hd));
@@ -193,12 +281,17 @@ cudaError_t Run(const AttentionArgs& a, cudaStream_t stream) {
     c.part_acc = a.scratch;
     c.part_ml = a.scratch + n * a.n_head * splits * hd;
     const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(a.n_kv_head), static_cast<unsigned>(n));
-    AttendChunkKernel<KV><<<grid, kThreads, shared, stream>>>(c, static_cast<const KV*>(a.k),
-                                                              static_cast<const KV*>(a.v));
-    if (cudaError_t err = cudaGetLastError(); err != cudaSuccess) return err;
-    MergeSplitsKernel<<<static_cast<unsigned>(n * a.n_head), kThreads, 0, stream>>>(
-        c.part_acc, c.part_ml, c.splits, hd, a.out + t0 * a.n_head * hd);
-    if (cudaError_t err = cudaGetLastError(); err != cudaSuccess) return err;
+    if (cudaError_t err = cuda_detail::LaunchAfterPrevious(AttendChunkKernel<KV>, grid, kThreads, shared, stream, c,
+                                                           static_cast<const KV*>(a.k), static_cast<const KV*>(a.v));
+        err != cudaSuccess) {
+      return err;
+    }
+    if (cudaError_t err =
+            cuda_detail::LaunchAfterPrevious(MergeSplitsKernel, static_cast<unsigned>(n * a.n_head), kMergeThreads, 0,
+                                             stream, c.part_acc, c.part_ml, c.splits, hd, a.out + t0 * a.n_head * hd);
+        err != cudaSuccess) {
+      return err;
+    }
   }
   return cudaSuccess;
 }

@@ -37,7 +37,7 @@ struct AttentionArgs {
 
 inline constexpr int64_t kAttentionMaxHeadDim = 256;
 // Scratch that lets one launch hold this many tokens at the longest split.
-// 256 splits of >= 128 positions: a 32K context of 4 KV heads runs as 1024 blocks (32
+// 256 splits of >= 32 positions: a 32K context of 4 KV heads runs as 1024 blocks (32
 // splits left the GPU mostly idle: 2% of its bandwidth at 32K on an H200).
 inline constexpr int64_t kAttentionMaxSplits = 256;
 inline int64_t AttentionScratchFloats(int64_t n_head, int64_t head_dim, int64_t tokens_per_launch) {

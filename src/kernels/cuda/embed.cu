@@ -4,6 +4,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/embed.h"
+#include "kernels/cuda/launch_after_previous.cuh"
 #include "kernels/cuda/quant_formats.cuh"
 
 namespace tandem {
@@ -19,6 +20,7 @@ template <GgmlType T>
 __global__ void __launch_bounds__(kThreads) EmbedKernel(const uint8_t* __restrict__ table, uint64_t row_stride,
                                                        int cols, uint64_t row_bytes, const int32_t* __restrict__ ids,
                                                        float* __restrict__ x) {
+  cuda_detail::StartAfterPreviousKernel();
   using F = Format<T>;
   extern __shared__ __align__(16) uint8_t staged[];  // row_bytes + 16 (decoders read past the end)
   const int t = blockIdx.x;
@@ -44,6 +46,7 @@ template <GgmlType T>
 __global__ void __launch_bounds__(kThreads) EmbedFloatKernel(const uint8_t* __restrict__ table, uint64_t row_stride,
                                                             int cols, const int32_t* __restrict__ ids,
                                                             float* __restrict__ x) {
+  cuda_detail::StartAfterPreviousKernel();
   const int t = blockIdx.x;
   const uint8_t* row = table + static_cast<uint64_t>(ids[t]) * row_stride;
   float* out = x + static_cast<int64_t>(t) * cols;
@@ -62,16 +65,15 @@ template <GgmlType T>
 cudaError_t Launch(const uint8_t* table, uint64_t row_stride, int64_t cols, const int32_t* ids, int64_t n_tokens,
                    float* x, cudaStream_t stream) {
   if constexpr (T == GgmlType::F32 || T == GgmlType::F16 || T == GgmlType::BF16) {
-    EmbedFloatKernel<T><<<static_cast<unsigned>(n_tokens), kThreads, 0, stream>>>(table, row_stride,
-                                                                                  static_cast<int>(cols), ids, x);
+    return cuda_detail::LaunchAfterPrevious(EmbedFloatKernel<T>, static_cast<unsigned>(n_tokens), kThreads, 0, stream,
+                                            table, row_stride, static_cast<int>(cols), ids, x);
   } else {
     const uint64_t row_bytes = RowBytes(T, static_cast<uint64_t>(cols));
     const size_t shared = static_cast<size_t>(row_bytes + 16);
     if (shared > 48 * 1024) return cudaErrorInvalidValue;  // rows over ~48 KB: not an embedding
-    EmbedKernel<T><<<static_cast<unsigned>(n_tokens), kThreads, shared, stream>>>(
-        table, row_stride, static_cast<int>(cols), row_bytes, ids, x);
+    return cuda_detail::LaunchAfterPrevious(EmbedKernel<T>, static_cast<unsigned>(n_tokens), kThreads, shared, stream,
+                                            table, row_stride, static_cast<int>(cols), row_bytes, ids, x);
   }
-  return cudaGetLastError();
 }
 
 }  // namespace

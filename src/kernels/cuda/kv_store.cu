@@ -2,6 +2,7 @@
 #include <cuda_runtime.h>
 
 #include "kernels/cuda/kv_store.h"
+#include "kernels/cuda/launch_after_previous.cuh"
 
 namespace tandem {
 namespace {
@@ -11,6 +12,7 @@ constexpr int kThreads = 256;
 template <bool kF16>
 __global__ void StoreKernel(void* cache, int64_t kv_dim, int64_t pos0, const int64_t* device_pos, const float* src,
                             int64_t n) {
+  cuda_detail::StartAfterPreviousKernel();
   const int64_t offset = (device_pos != nullptr ? *device_pos : pos0) * kv_dim;
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (i >= n) return;
@@ -53,12 +55,8 @@ cudaError_t StoreKvRows(void* cache, bool f16, int64_t kv_dim, int64_t pos0, con
   const int64_t n = n_tokens * kv_dim;
   if (n <= 0) return cudaSuccess;
   const unsigned blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
-  if (f16) {
-    StoreKernel<true><<<blocks, kThreads, 0, stream>>>(cache, kv_dim, pos0, device_pos, src, n);
-  } else {
-    StoreKernel<false><<<blocks, kThreads, 0, stream>>>(cache, kv_dim, pos0, device_pos, src, n);
-  }
-  return cudaGetLastError();
+  return cuda_detail::LaunchAfterPrevious(f16 ? StoreKernel<true> : StoreKernel<false>, blocks, kThreads, 0, stream,
+                                          cache, kv_dim, pos0, device_pos, src, n);
 }
 
 }  // namespace tandem

@@ -1,5 +1,6 @@
 #include <cuda_runtime.h>
 
+#include "kernels/cuda/launch_after_previous.cuh"
 #include "kernels/cuda/moe_experts_launch.h"
 
 namespace tandem::cuda_detail {
@@ -12,6 +13,7 @@ __global__ void __launch_bounds__(kThreads) WeightedSumKernel(const float* __res
                                                              const int32_t* __restrict__ ids,
                                                              const float* __restrict__ weights, int k, int n_embd,
                                                              int expert_begin, int n_expert, float* __restrict__ out) {
+  cuda_detail::StartAfterPreviousKernel();
   const int t = blockIdx.y;
   const int c = blockIdx.x * kThreads + threadIdx.x;
   if (c >= n_embd) return;
@@ -31,9 +33,8 @@ cudaError_t LaunchMoeWeightedSum(const float* down, const int32_t* ids, const fl
                                  int64_t k, int64_t n_embd, int64_t expert_begin, int64_t n_expert, float* out,
                                  cudaStream_t stream) {
   const dim3 grid(static_cast<unsigned>((n_embd + kThreads - 1) / kThreads), static_cast<unsigned>(n_tokens));
-  WeightedSumKernel<<<grid, kThreads, 0, stream>>>(down, ids, weights, static_cast<int>(k), static_cast<int>(n_embd),
-                                                   static_cast<int>(expert_begin), static_cast<int>(n_expert), out);
-  return cudaGetLastError();
+  return LaunchAfterPrevious(WeightedSumKernel, grid, kThreads, 0, stream, down, ids, weights, static_cast<int>(k),
+                             static_cast<int>(n_embd), static_cast<int>(expert_begin), static_cast<int>(n_expert), out);
 }
 
 }  // namespace tandem::cuda_detail

@@ -5,6 +5,7 @@
 
 #include <climits>
 
+#include "kernels/cuda/launch_after_previous.cuh"
 #include "kernels/cuda/moe_router.h"
 #include "kernels/cuda/warp_reduce.cuh"
 
@@ -17,6 +18,7 @@ __device__ __forceinline__ bool Better(float a_score, int a_id, float b_score, i
 }
 
 __global__ void __launch_bounds__(32) RouteKernel(RouteArgs a) {
+  cuda_detail::StartAfterPreviousKernel();
   extern __shared__ float shared[];
   const int n = static_cast<int>(a.n_expert), k = static_cast<int>(a.k);
   float* prob = shared;                                        // [n] softmax probs or sigmoid scores
@@ -97,8 +99,7 @@ cudaError_t RouteTopK(const RouteArgs& a, cudaStream_t stream) {
   if (a.n_tokens <= 0) return cudaSuccess;
   if (a.n_expert <= 0 || a.n_expert > kRouteMaxExperts || a.k < 1 || a.k > a.n_expert) return cudaErrorInvalidValue;
   const size_t shared = static_cast<size_t>(a.n_expert) * (2 * sizeof(float) + 1);
-  RouteKernel<<<static_cast<unsigned>(a.n_tokens), 32, shared, stream>>>(a);
-  return cudaGetLastError();
+  return cuda_detail::LaunchAfterPrevious(RouteKernel, static_cast<unsigned>(a.n_tokens), 32, shared, stream, a);
 }
 
 }  // namespace tandem

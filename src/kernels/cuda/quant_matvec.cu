@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstdint>
 
+#include "kernels/cuda/launch_after_previous.cuh"
 #include "kernels/cuda/quant_formats.cuh"
 #include "kernels/cuda/quant_matvec_common.cuh"
 #include "kernels/cuda/quant_matvec_launch.h"
@@ -50,6 +51,8 @@ __global__ void __launch_bounds__(kThreads) QuantMatMulKernel(const uint8_t* __r
                                                                uint64_t row_stride, uint64_t row_bytes,
                                                                const float* __restrict__ x, int n_tokens,
                                                                float* __restrict__ y, ExpertIndex experts) {
+  if (experts.ids != nullptr) WaitForPreviousKernel();  // the ids are the router's output
+  LetNextKernelLaunch();
   const ExpertPick pick = PickExpert(experts, rows, cols);
   if (!pick.held) return;  // before any barrier: the whole block leaves
   w += pick.w_offset;
@@ -67,6 +70,7 @@ __global__ void __launch_bounds__(kThreads) QuantMatMulKernel(const uint8_t* __r
   uint8_t* s = staged[warp];
   WalkStagedRows<kWords, kStepBytes, NT>(
       w, rows, row_stride, row_bytes, steps, blockIdx.x * kWarps + warp, gridDim.x * kWarps, s, n_tokens, y,
+      [] { WaitForPreviousKernel(); },
       [&](int shift, int step, float(&acc)[NT]) {
         const int first_group = step * G;
 #pragma unroll 2
@@ -111,6 +115,7 @@ __global__ void __launch_bounds__(kThreads) FloatMatMulKernel(const uint8_t* __r
                                                                uint64_t row_stride, const float* __restrict__ x,
                                                                int n_tokens, float* __restrict__ y,
                                                                ExpertIndex experts) {
+  StartAfterPreviousKernel();
   const ExpertPick pick = PickExpert(experts, rows, cols);
   if (!pick.held) return;  // before any barrier: the whole block leaves
   w += pick.w_offset;
@@ -148,14 +153,14 @@ __global__ void __launch_bounds__(kThreads) FloatMatMulKernel(const uint8_t* __r
 
 // Blocks to launch: enough for every row's warp, at most what fills the device once.
 template <class Kernel>
-cudaError_t GridSize(Kernel kernel, int rows, int* blocks) {
+cudaError_t GridSize(Kernel kernel, int rows, int n_pairs, int* blocks) {
   int device = 0, sms = 0, per_sm = 0;
   cudaError_t err = cudaGetDevice(&device);
   if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
   if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0);
   if (err != cudaSuccess) return err;
   const int wanted = (rows + kWarps - 1) / kWarps;
-  *blocks = std::max(1, std::min(wanted, sms * std::max(per_sm, 1)));
+  *blocks = BlocksPerProduct(wanted, sms * std::max(per_sm, 1), n_pairs);
   return cudaSuccess;
 }
 
@@ -169,10 +174,13 @@ cudaError_t LaunchFormat(const QuantMatMulArgs& a, cudaStream_t stream) {
     if (float_type && !wide_ok) {
       auto kernel = a.rounding == ActivationRounding::kLikeGgml ? FloatMatMulKernel<T, NT, true>
                                                                  : FloatMatMulKernel<T, NT, false>;
-      if (cudaError_t err = GridSize(kernel, static_cast<int>(a.rows), &blocks); err != cudaSuccess) return err;
-      kernel<<<dim3(blocks, a.experts.n_pairs), kThreads, 0, stream>>>(
-          a.w, static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride, a.x, a.n_tokens, a.y, a.experts);
-      return cudaGetLastError();
+      if (cudaError_t err = GridSize(kernel, static_cast<int>(a.rows), a.experts.n_pairs, &blocks);
+          err != cudaSuccess) {
+        return err;
+      }
+      return LaunchAfterPrevious(kernel, dim3(blocks, a.experts.n_pairs), kThreads, 0, stream, a.w,
+                                 static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride, a.x, a.n_tokens,
+                                 a.y, a.experts);
     }
   }
   const uint64_t row_bytes = static_cast<uint64_t>(a.cols) / kGroupElems * F::kGroupBytes +
@@ -181,11 +189,13 @@ cudaError_t LaunchFormat(const QuantMatMulArgs& a, cudaStream_t stream) {
   if constexpr (T == GgmlType::F16 || T == GgmlType::BF16) {
     if (a.rounding == ActivationRounding::kLikeGgml) kernel = QuantMatMulKernel<F, NT, T>;
   }
-  if (cudaError_t err = GridSize(kernel, static_cast<int>(a.rows), &blocks); err != cudaSuccess) return err;
-  kernel<<<dim3(blocks, a.experts.n_pairs), kThreads, 0, stream>>>(
-      a.w, static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride, row_bytes, a.x, a.n_tokens, a.y,
-      a.experts);
-  return cudaGetLastError();
+  if (cudaError_t err = GridSize(kernel, static_cast<int>(a.rows), a.experts.n_pairs, &blocks);
+      err != cudaSuccess) {
+    return err;
+  }
+  return LaunchAfterPrevious(kernel, dim3(blocks, a.experts.n_pairs), kThreads, 0, stream, a.w,
+                             static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride, row_bytes, a.x,
+                             a.n_tokens, a.y, a.experts);
 }
 
 template <int NT>

@@ -61,14 +61,15 @@ __device__ __forceinline__ StepSpan SpanOf(const uint8_t* row, uint64_t row_byte
 // the warp's shared buffer s with coalesced 16-byte loads, the next step's loads are
 // issued, then dot_step(shift, step, acc) works on the staged bytes (shift: bytes before the
 // step's first byte in s). After a row's last step, acc is summed over the warp into
-// y[t][row] for t < n_tokens and cleared.
-template <int kWords, int kStepBytes, int NT, class DotStep>
+// y[t][row] for t < n_tokens and cleared. prologue() runs once in every thread of the block
+// after the first weight loads are issued (waiting for the previous kernel and staging the
+// activations there overlaps those loads' latency).
+template <int kWords, int kStepBytes, int NT, class Prologue, class DotStep>
 __device__ __forceinline__ void WalkStagedRows(const uint8_t* w, int rows, uint64_t row_stride, uint64_t row_bytes,
                                                int steps, int first_row, int total_warps, uint8_t* s, int n_tokens,
-                                               float* y, DotStep dot_step) {
+                                               float* y, Prologue prologue, DotStep dot_step) {
   const int lane = threadIdx.x & 31;
   int row = first_row;
-  if (row >= rows) return;
   uint4 next[kWords];
   auto issue = [&](int r, int st) {
     const StepSpan span = SpanOf(w + static_cast<uint64_t>(r) * row_stride, row_bytes, st, kStepBytes);
@@ -86,7 +87,9 @@ __device__ __forceinline__ void WalkStagedRows(const uint8_t* w, int rows, uint6
   for (int t = 0; t < NT; ++t) acc[t] = 0.0f;
 
   int step = 0;
-  issue(row, step);
+  if (row < rows) issue(row, step);
+  prologue();
+  if (row >= rows) return;
   while (true) {
     const int shift = SpanOf(w + static_cast<uint64_t>(row) * row_stride, row_bytes, step, kStepBytes).shift;
     __syncwarp();  // every lane is done reading the previous step

@@ -38,6 +38,15 @@ struct QuantMatMulArgs {
 
 cudaError_t LaunchQuantMatMul(const QuantMatMulArgs& args, cudaStream_t stream);
 
+// Blocks along x for each of n_pairs products (grid rows): the `wanted` a product's rows
+// ask for, but all products together in one wave of the device's `resident` blocks (a
+// warp then walks more rows, the next row's loads overlapping this one's math, instead of
+// a second wave paying the launch and the activation staging again).
+inline int BlocksPerProduct(int wanted, int resident, int n_pairs) {
+  const int per_product = resident / (n_pairs > 0 ? n_pairs : 1);
+  return wanted < per_product ? (wanted > 0 ? wanted : 1) : (per_product > 0 ? per_product : 1);
+}
+
 // The int8-activation kernel (quant_matvec_q8.cu) for quantized types under
 // ActivationRounding::kLikeGgml: x rounded into each block's shared memory, then dp4a.
 // Shared memory it needs for n_tokens rows of cols activations (bytes), and its limit.

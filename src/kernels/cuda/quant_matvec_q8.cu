@@ -17,6 +17,7 @@
 #include <climits>
 #include <cstdint>
 
+#include "kernels/cuda/launch_after_previous.cuh"
 #include "kernels/cuda/quant_formats_q8.cuh"
 #include "kernels/cuda/quant_matvec_common.cuh"
 #include "kernels/cuda/quant_matvec_launch.h"
@@ -187,6 +188,8 @@ __global__ void __launch_bounds__(kThreads) QuantMatMulQ8Kernel(const uint8_t* _
                                                                  const float* __restrict__ x, int n_tokens,
                                                                  float* __restrict__ y, ExpertIndex experts) {
   using F = FormatQ8<T>;
+  if (experts.ids != nullptr) WaitForPreviousKernel();  // the ids are the router's output
+  LetNextKernelLaunch();
   const ExpertPick pick = PickExpert(experts, rows, cols);
   if (!pick.held) return;  // before any barrier: the whole block leaves
   w += pick.w_offset;
@@ -197,9 +200,6 @@ __global__ void __launch_bounds__(kThreads) QuantMatMulQ8Kernel(const uint8_t* _
   __shared__ __align__(16) uint8_t staged[kWarps][kWords * 32 * 16 + 16];  // +16: LoadU64 reads past the end
   extern __shared__ __align__(16) uint8_t dynamic_shared[];
   const SharedX sx(dynamic_shared, cols, n_tokens);
-  RoundActivationsToShared<kPer256Rounding<T>>(x, cols, n_tokens, sx);
-  __syncthreads();
-
   const int lane = threadIdx.x & 31;
   const int warp = threadIdx.x >> 5;
   const int groups = (cols + kGroupElems - 1) / kGroupElems;
@@ -207,6 +207,11 @@ __global__ void __launch_bounds__(kThreads) QuantMatMulQ8Kernel(const uint8_t* _
   uint8_t* s = staged[warp];
   WalkStagedRows<kWords, kStepBytes, NT>(
       w, rows, row_stride, row_bytes, steps, blockIdx.x * kWarps + warp, gridDim.x * kWarps, s, n_tokens, y,
+      [&] {
+        WaitForPreviousKernel();
+        RoundActivationsToShared<kPer256Rounding<T>>(x, cols, n_tokens, sx);
+        __syncthreads();
+      },
       [&](int shift, int step, float(&acc)[NT]) {
 #pragma unroll
         for (int i = 0; i < kRunsPerLane; ++i) {
@@ -237,13 +242,12 @@ cudaError_t LaunchQ8Format(const QuantMatMulArgs& a, cudaStream_t stream) {
   if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, shared);
   if (err != cudaSuccess) return err;
   const int wanted = static_cast<int>((a.rows + kWarps - 1) / kWarps);
-  const int blocks = std::max(1, std::min(wanted, sms * std::max(per_sm, 1)));
+  const int blocks = BlocksPerProduct(wanted, sms * std::max(per_sm, 1), a.experts.n_pairs);
   const uint64_t row_bytes = static_cast<uint64_t>(a.cols) / kGroupElems * F::kGroupBytes +
                              static_cast<uint64_t>(a.cols % kGroupElems) * F::kGroupBytes / kGroupElems;
-  kernel<<<dim3(blocks, a.experts.n_pairs), kThreads, shared, stream>>>(
-      a.w, static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride, row_bytes, a.x, a.n_tokens, a.y,
-      a.experts);
-  return cudaGetLastError();
+  return LaunchAfterPrevious(kernel, dim3(blocks, a.experts.n_pairs), kThreads, shared, stream, a.w,
+                             static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride, row_bytes, a.x,
+                             a.n_tokens, a.y, a.experts);
 }
 
 template <int NT>

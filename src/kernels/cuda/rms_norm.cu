@@ -1,6 +1,7 @@
 // One block per row: a double block-sum of the f32 squares, then the scaled row.
 #include <cuda_runtime.h>
 
+#include "kernels/cuda/launch_after_previous.cuh"
 #include "kernels/cuda/rms_norm.h"
 #include "kernels/cuda/warp_reduce.cuh"
 
@@ -27,12 +28,14 @@ __device__ void ApplyScale(const float* x, const float* w, int n, double sum, in
 }
 
 __global__ void __launch_bounds__(kThreads) RmsNormKernel(const float* x, const float* w, int n, float eps, float* y) {
+  cuda_detail::StartAfterPreviousKernel();
   const int64_t offset = static_cast<int64_t>(blockIdx.x) * n;
   const double sum = RowSumSquares(x + offset, n);
   ApplyScale(x + offset, w, n, sum, n, eps, y + offset);
 }
 
 __global__ void __launch_bounds__(kThreads) SumSquaresKernel(const float* x, int n, float* sums) {
+  cuda_detail::StartAfterPreviousKernel();
   const double sum = RowSumSquares(x + static_cast<int64_t>(blockIdx.x) * n, n);
   if (threadIdx.x == 0) sums[blockIdx.x] = static_cast<float>(sum);
 }
@@ -40,6 +43,7 @@ __global__ void __launch_bounds__(kThreads) SumSquaresKernel(const float* x, int
 __global__ void __launch_bounds__(kThreads) RmsNormBySumsKernel(const float* x, const float* w, int n,
                                                                const float* sums, int64_t n_total, float eps,
                                                                float* y) {
+  cuda_detail::StartAfterPreviousKernel();
   const int64_t offset = static_cast<int64_t>(blockIdx.x) * n;
   ApplyScale(x + offset, w, n, static_cast<double>(sums[blockIdx.x]), n_total, eps, y + offset);
 }
@@ -49,22 +53,21 @@ __global__ void __launch_bounds__(kThreads) RmsNormBySumsKernel(const float* x, 
 cudaError_t RmsNormRows(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* y,
                         cudaStream_t stream) {
   if (rows <= 0) return cudaSuccess;
-  RmsNormKernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(x, w, static_cast<int>(n), eps, y);
-  return cudaGetLastError();
+  return cuda_detail::LaunchAfterPrevious(RmsNormKernel, static_cast<unsigned>(rows), kThreads, 0, stream, x, w,
+                                          static_cast<int>(n), eps, y);
 }
 
 cudaError_t SumSquaresRows(const float* x, int64_t rows, int64_t n, float* sums, cudaStream_t stream) {
   if (rows <= 0) return cudaSuccess;
-  SumSquaresKernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(x, static_cast<int>(n), sums);
-  return cudaGetLastError();
+  return cuda_detail::LaunchAfterPrevious(SumSquaresKernel, static_cast<unsigned>(rows), kThreads, 0, stream, x,
+                                          static_cast<int>(n), sums);
 }
 
 cudaError_t RmsNormRowsBySums(const float* x, const float* w, int64_t rows, int64_t n, const float* sums,
                               int64_t n_total, float eps, float* y, cudaStream_t stream) {
   if (rows <= 0) return cudaSuccess;
-  RmsNormBySumsKernel<<<static_cast<unsigned>(rows), kThreads, 0, stream>>>(x, w, static_cast<int>(n), sums, n_total,
-                                                                            eps, y);
-  return cudaGetLastError();
+  return cuda_detail::LaunchAfterPrevious(RmsNormBySumsKernel, static_cast<unsigned>(rows), kThreads, 0, stream, x, w,
+                                          static_cast<int>(n), sums, n_total, eps, y);
 }
 
 }  // namespace tandem

@@ -7,6 +7,7 @@
 #include <cmath>
 #include <numbers>
 
+#include "kernels/cuda/launch_after_previous.cuh"
 #include "kernels/cuda/rope.h"
 
 namespace tandem {
@@ -48,6 +49,7 @@ RopeConsts MakeConsts(const RopeParams& p) {
 
 __global__ void __launch_bounds__(kThreads) RopeKernel(RopeConsts c, float* x, int64_t n_pairs, int n_heads,
                                                       int head_dim, int64_t pos0, const int64_t* device_pos) {
+  cuda_detail::StartAfterPreviousKernel();
   if (device_pos != nullptr) pos0 = *device_pos;
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (idx >= n_pairs) return;
@@ -80,9 +82,8 @@ cudaError_t RopeNeox(const RopeParams& params, float* x, int64_t n_tokens, int64
   const int64_t n_pairs = n_tokens * n_heads * c.half;
   if (n_pairs <= 0) return cudaSuccess;
   const unsigned blocks = static_cast<unsigned>((n_pairs + kThreads - 1) / kThreads);
-  RopeKernel<<<blocks, kThreads, 0, stream>>>(c, x, n_pairs, static_cast<int>(n_heads), static_cast<int>(head_dim),
-                                              pos0, device_pos);
-  return cudaGetLastError();
+  return cuda_detail::LaunchAfterPrevious(RopeKernel, blocks, kThreads, 0, stream, c, x, n_pairs,
+                                          static_cast<int>(n_heads), static_cast<int>(head_dim), pos0, device_pos);
 }
 
 }  // namespace tandem

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kernels/cuda/launch_after_previous.cuh"
 #include "kernels/cuda/sum_ranks.h"
 
 namespace tandem {
@@ -16,7 +17,10 @@ struct Inputs {
   bool accumulate;  // start from out (the earlier inputs' sum) instead of 0
 };
 
+// Launched the ordinary way (its inputs come from other streams through events); it still
+// lets the next kernel launch early.
 __global__ void SumKernel(Inputs in, int64_t n, float* out) {
+  cuda_detail::StartAfterPreviousKernel();
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (i >= n) return;
   float acc = in.accumulate ? out[i] : 0.0f;

@@ -32,4 +32,16 @@ __device__ T BlockSum(T v, T* scratch) {
   return total;
 }
 
+// Maximum over the block, like BlockSum.
+__device__ __forceinline__ float BlockMax(float v, float* scratch) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5, n_warps = blockDim.x >> 5;
+  v = WarpMax(v);
+  if (lane == 0) scratch[warp] = v;
+  __syncthreads();
+  float total = lane < n_warps ? scratch[lane] : -INFINITY;
+  total = WarpMax(total);
+  __syncthreads();
+  return total;
+}
+
 }  // namespace tandem::cuda_detail
