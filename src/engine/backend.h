@@ -10,11 +10,13 @@
 
 #include <cstdint>
 #include <functional>
+#include <span>
 #include <string_view>
 
 #include "common/status.h"
 #include "engine/model_weights.h"
 #include "engine/op_profile.h"
+#include "engine/sampler.h"
 #include "kernels/cpu/attention.h"
 #include "kernels/cpu/rope.h"
 
@@ -101,6 +103,13 @@ class Backend {
   // lists the sums since profiling was turned on.
   virtual void ProfileOps(bool on) = 0;
   virtual Expected<std::vector<OpTime>> OpTimes() = 0;
+
+  // A sampling step's summary of one rank's logits: device [n], token vocab_begin + i.
+  // The penalties of `params` for `history` are applied to them in place (a later
+  // Download sees them penalised), then Summarize's result (engine/sampler.h) is returned:
+  // only the summary leaves the device. Waits for the device.
+  virtual Expected<SliceSummary> SummarizeLogits(const SamplingParams& params, float* logits, int64_t n,
+                                                 int64_t vocab_begin, std::span<const int32_t> history) = 0;
 
   // Positions [0, n_pos) of every layer's K and V cache set to deterministic pseudo-random
   // values in [-1, 1]: a context of that depth without a prefill (benchmarks).

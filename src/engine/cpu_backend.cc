@@ -146,6 +146,13 @@ Status CpuBackend::RunStep(int32_t token, int32_t* token_dev, int64_t, bool, con
   return record();
 }
 
+Expected<SliceSummary> CpuBackend::SummarizeLogits(const SamplingParams& params, float* logits, int64_t n,
+                                                   int64_t vocab_begin, std::span<const int32_t> history) {
+  const std::span<float> slice(logits, static_cast<size_t>(n));
+  ApplyPenalties(params, slice, vocab_begin, history);
+  return Summarize(params, slice, vocab_begin);
+}
+
 void CpuBackend::FillKvSynthetic(int64_t n_pos) {
   std::vector<float> k(static_cast<size_t>(kv_dim_)), v(static_cast<size_t>(kv_dim_));
   uint32_t state = 0x9e3779b9u;

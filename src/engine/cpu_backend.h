@@ -48,6 +48,8 @@ class CpuBackend final : public Backend {
   void MoeExperts(const LayerWeights& w, const ExpertShape& shape, const float* x, int64_t n_tokens,
                   const int32_t* ids, const float* weights, float* out) override;
   void FillKvSynthetic(int64_t n_pos) override;
+  Expected<SliceSummary> SummarizeLogits(const SamplingParams& params, float* logits, int64_t n, int64_t vocab_begin,
+                                         std::span<const int32_t> history) override;
   void ProfileOps(bool on) override { clock_.Enable(on); }
   Expected<std::vector<OpTime>> OpTimes() override { return clock_.List(); }
   Status RunStep(int32_t token, int32_t* token_dev, int64_t pos, bool may_replay,

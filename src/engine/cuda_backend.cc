@@ -3,6 +3,8 @@
 #include <cuda_runtime_api.h>
 
 #include <algorithm>
+#include <cmath>
+#include <unordered_set>
 
 #include "common/log.h"
 #include "common/progress.h"
@@ -11,6 +13,7 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/embed.h"
 #include "kernels/cuda/kv_store.h"
+#include "kernels/cuda/logit_summary.h"
 #include "kernels/cuda/moe_experts.h"
 #include "kernels/cuda/moe_router.h"
 #include "kernels/cuda/quant_matvec.h"
@@ -426,6 +429,62 @@ void CudaBackend::MoeExperts(const LayerWeights& w, const ExpertShape& s, const 
     a.out = out + t0 * s.n_embd;
     if (!Check(MoeExpertsForward(a, stream_), "moe experts")) return;
   }
+}
+
+Expected<SliceSummary> CudaBackend::SummarizeLogits(const SamplingParams& p, float* logits, int64_t n,
+                                                    int64_t vocab_begin, std::span<const int32_t> history) {
+  const auto timed = Timed("summarize_logits");
+  if (n < 1) return Status::Error("cuda backend: no logits to sample from");
+  const int64_t k = std::min(CandidatesPerSlice(p), n);
+  if (k > kTopKeysMaxK) {  // a top-k above what the device rounds take: the whole slice on the host
+    std::vector<float> host(static_cast<size_t>(n));
+    TANDEM_TRY(Download(logits, host.data(), host.size() * sizeof(float)));
+    ApplyPenalties(p, host, vocab_begin, history);
+    Upload(host.data(), logits, host.size() * sizeof(float));
+    return Summarize(p, host, vocab_begin);
+  }
+  std::vector<int32_t> ids;  // the distinct tokens the penalties look at
+  if (p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f) {
+    const size_t window = std::min(history.size(), static_cast<size_t>(p.penalty_last_n));
+    const std::unordered_set<int32_t> seen(history.end() - static_cast<std::ptrdiff_t>(window), history.end());
+    ids.assign(seen.begin(), seen.end());
+  }
+  const int64_t chunks = TopKeyChunks(n);
+  // Two rounds' keys (u64), the first round's stats (f64 pairs), the ids: in floats.
+  const int64_t floats = 4 * chunks * k + 4 * chunks + static_cast<int64_t>(ids.size());
+  TANDEM_ASSIGN_OR_RETURN(float* base, Grow(summary_scratch_, floats, "sampling candidates"));
+  auto* keys = reinterpret_cast<uint64_t*>(base);
+  auto* keys_next = keys + chunks * k;
+  auto* stats = reinterpret_cast<double*>(keys_next + chunks * k);
+  auto* dev_ids = reinterpret_cast<int32_t*>(stats + 2 * chunks);
+  if (!ids.empty()) {
+    Upload(ids.data(), dev_ids, ids.size() * sizeof(int32_t));
+    CheckCuda(PenalizeLogits(logits, n, vocab_begin, dev_ids, static_cast<int>(ids.size()), p.repetition_penalty,
+                             p.presence_penalty, stream_),
+              "penalties");
+  }
+  const int top = static_cast<int>(k);
+  CheckCuda(TopKeysOfLogits(logits, n, vocab_begin, top, p.temperature, keys, stats, stream_), "best candidates");
+  for (int64_t count = chunks * k; count > k; count = TopKeyChunks(count) * k) {
+    CheckCuda(TopKeysOfKeys(keys, count, top, keys_next, stream_), "best candidates");
+    std::swap(keys, keys_next);
+  }
+  std::vector<uint64_t> best(static_cast<size_t>(k));
+  TANDEM_TRY(Download(keys, best.data(), best.size() * sizeof(uint64_t)));
+  SliceSummary s;
+  s.complete = k == n;
+  for (uint64_t key : best) s.candidates.push_back({TopKeyLogit(key), TopKeyId(key)});
+  s.max_logit = s.candidates[0].logit;
+  if (p.temperature > 0.0f) {
+    std::vector<double> chunk_stats(static_cast<size_t>(2 * chunks));
+    TANDEM_TRY(Download(stats, chunk_stats.data(), chunk_stats.size() * sizeof(double)));
+    double sum = 0;
+    for (int64_t c = 0; c < chunks; ++c) {
+      sum += chunk_stats[2 * c + 1] * std::exp((chunk_stats[2 * c] - s.max_logit) / p.temperature);
+    }
+    s.sum_exp = static_cast<float>(sum);
+  }
+  return s;
 }
 
 Status CudaBackend::RunStep(int32_t token, int32_t* token_dev, int64_t pos, bool may_replay,

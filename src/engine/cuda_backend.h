@@ -63,6 +63,11 @@ class CudaBackend final : public Backend {
   // The first step runs live (it sizes the scratch buffers); later ones replay a CUDA graph
   // recorded once per context class (StepContextClass), the position uploaded per step.
   void FillKvSynthetic(int64_t n_pos) override;
+  // Penalties and the best candidates on the device (kernels/cuda/logit_summary.h); only
+  // the candidates and the chunks' softmax sums are downloaded. More candidates than
+  // kTopKeysMaxK take the host path (the slice downloaded).
+  Expected<SliceSummary> SummarizeLogits(const SamplingParams& params, float* logits, int64_t n, int64_t vocab_begin,
+                                         std::span<const int32_t> history) override;
   // While profiling, every step runs live (a replayed graph's kernels are not timed).
   void ProfileOps(bool on) override { timer_.Enable(on); }
   Expected<std::vector<OpTime>> OpTimes() override { return timer_.Collect(); }
@@ -106,6 +111,7 @@ class CudaBackend final : public Backend {
 
   Scratch attention_scratch_;  // split-context partials (kernels/cuda/attention.h)
   Scratch moe_scratch_;        // expert FFN intermediates (kernels/cuda/moe_experts.h)
+  Scratch summary_scratch_;    // sampling: candidate keys of two rounds, chunk stats, penalised ids
 
   // Recorded decode steps (RunStep).
   int64_t* step_pos_ = nullptr;     // device int64: the position of the step being replayed

@@ -123,6 +123,22 @@ Status Engine::FillContext(int64_t n_pos) {
 }
 
 Status Engine::Forward(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits) {
+  logits.clear();
+  return ForwardAll(tokens, all_logits, &logits);
+}
+
+Status Engine::Step(std::span<const int32_t> tokens) { return ForwardAll(tokens, false, nullptr); }
+
+Expected<SliceSummary> Engine::SummarizeLogits(const SamplingParams& params, std::span<const int32_t> history) {
+  return backend_->SummarizeLogits(params, ws_.logits, shard_.n_vocab, shard_.vocab_begin, history);
+}
+
+Status Engine::DownloadLogits(std::vector<float>& logits) {
+  logits.clear();
+  return AppendLogits(1, logits);
+}
+
+Status Engine::ForwardAll(std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   if (n == 0) return Status::Error("no tokens to run");
   if (n_past_ + n > n_ctx_) {
@@ -135,7 +151,6 @@ Status Engine::Forward(std::span<const int32_t> tokens, bool all_logits, std::ve
       return Status::Error("token id {} at index {} is outside the vocabulary of {}", tokens[t], t, n_vocab);
     }
   }
-  logits.clear();
   for (int64_t first = 0; first < n; first += n_batch_) {
     const int64_t m = std::min(n_batch_, n - first);
     TANDEM_TRY(ForwardBatch(tokens.subspan(first, m), all_logits, first + m == n, logits));
@@ -144,7 +159,7 @@ Status Engine::Forward(std::span<const int32_t> tokens, bool all_logits, std::ve
 }
 
 Status Engine::ForwardBatch(std::span<const int32_t> tokens, bool all_logits, bool last_batch,
-                            std::vector<float>& logits) {
+                            std::vector<float>* logits) {
   const int64_t n = static_cast<int64_t>(tokens.size());
   const bool want_logits = all_logits || last_batch;
   if (n == 1 && !observer_) {
@@ -155,7 +170,7 @@ Status Engine::ForwardBatch(std::span<const int32_t> tokens, bool all_logits, bo
       return Status::Ok();
     }));
     n_past_ += 1;
-    return want_logits ? AppendLogits(1, logits) : Status::Ok();
+    return want_logits && logits != nullptr ? AppendLogits(1, *logits) : Status::Ok();
   }
   backend_->Upload(tokens.data(), ws_.tokens, tokens.size_bytes());
   TANDEM_TRY(Blocks(n));
@@ -164,11 +179,11 @@ Status Engine::ForwardBatch(std::span<const int32_t> tokens, bool all_logits, bo
     for (int64_t first = 0; first < n; first += kLogitRows) {
       const int64_t rows = std::min(kLogitRows, n - first);
       LmHeadProducts(first, rows);
-      TANDEM_TRY(AppendLogits(rows, logits));
+      TANDEM_TRY(AppendLogits(rows, *logits));
     }
   } else if (last_batch) {
     LmHeadProducts(n - 1, 1);
-    TANDEM_TRY(AppendLogits(1, logits));
+    if (logits != nullptr) TANDEM_TRY(AppendLogits(1, *logits));
   }
   return Status::Ok();
 }

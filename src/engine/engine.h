@@ -74,6 +74,14 @@ class Engine {
   // vocab_begin, n_vocab; the whole vocabulary on one rank), [n, shard n_vocab] when
   // all_logits, else the last token's row.
   Status Forward(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits);
+  // Forward of `tokens` whose last logits stay in the backend, for SummarizeLogits (and
+  // DownloadLogits when the summaries cannot decide the token).
+  Status Step(std::span<const int32_t> tokens);
+  // This rank's summary of the last Step's logits for a sampling step, penalised for
+  // `history` in place (Backend::SummarizeLogits).
+  Expected<SliceSummary> SummarizeLogits(const SamplingParams& params, std::span<const int32_t> history);
+  // The last Step's logits as they are now (penalised once SummarizeLogits ran).
+  Status DownloadLogits(std::vector<float>& logits);
   // Every rank's slices of `rows` rows of logits joined on rank 0: whole [rows, n_vocab];
   // other ranks get whole empty. Every rank must call it.
   Status GatherLogits(std::span<const float> mine, int64_t rows, std::vector<float>& whole);
@@ -101,7 +109,9 @@ class Engine {
 
   Engine() = default;
   Status AllocateWorkspace();
-  Status ForwardBatch(std::span<const int32_t> tokens, bool all_logits, bool last_batch, std::vector<float>& logits);
+  // logits null: the last row's logits stay in ws_.logits.
+  Status ForwardBatch(std::span<const int32_t> tokens, bool all_logits, bool last_batch, std::vector<float>* logits);
+  Status ForwardAll(std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits);
   Status Blocks(int64_t n);
   Status Attention(int layer, int64_t n);
   Status QkNorm(const LayerWeights& w, int64_t n);

@@ -7,8 +7,9 @@ namespace tandem {
 namespace {
 
 // One sampling step over the ranks' vocabulary slices: every rank penalises its slice
-// and sends the leader a summary (engine/sampler.h); the leader picks the token, or, when
-// the summaries cannot decide it exactly, gathers the whole vocabulary and picks from it.
+// and sends the leader a summary (engine/sampler.h), both where the logits are (the GPU
+// for the CUDA backend); the leader picks the token, or, when the summaries cannot decide
+// it exactly, gathers the whole vocabulary and picks from it.
 class DistributedSampling {
  public:
   DistributedSampling(Engine& engine, const SamplingParams& params)
@@ -22,10 +23,9 @@ class DistributedSampling {
   }
 
   // The token on the leader; other ranks get 0 (they learn it from the leader's word).
-  Expected<int32_t> Sample(std::vector<float>& logits, std::span<const int32_t> history, bool& decided) {
-    const int64_t vocab_begin = engine_.shard().vocab_begin;
-    ApplyPenalties(params_, logits, vocab_begin, history);
-    PackSummary(Summarize(params_, logits, vocab_begin), packed_);
+  Expected<int32_t> Sample(std::span<const int32_t> history, bool& decided) {
+    TANDEM_ASSIGN_OR_RETURN(SliceSummary mine, engine_.SummarizeLogits(params_, history));
+    PackSummary(mine, packed_);
     TANDEM_TRY(group_.Gather(packed_.data(), counts_, all_packed_.data(), 0));
     if (group_.rank() != 0) return 0;
     std::vector<SliceSummary> slices;
@@ -38,8 +38,9 @@ class DistributedSampling {
   }
 
   // After an undecided step: the whole penalised vocabulary on the leader.
-  Expected<int32_t> SampleWhole(const std::vector<float>& logits) {
-    TANDEM_TRY(engine_.GatherLogits(logits, 1, whole_));
+  Expected<int32_t> SampleWhole() {
+    TANDEM_TRY(engine_.DownloadLogits(mine_));
+    TANDEM_TRY(engine_.GatherLogits(mine_, 1, whole_));
     return group_.rank() == 0 ? sampler_.SampleWhole(whole_) : 0;
   }
 
@@ -51,6 +52,7 @@ class DistributedSampling {
   std::vector<float> packed_;       // this rank's summary
   std::vector<int64_t> counts_;     // [ranks] floats per summary
   std::vector<float> all_packed_;   // leader: every rank's summary
+  std::vector<float> mine_;         // this rank's penalised slice, when needed
   std::vector<float> whole_;        // leader: the whole vocabulary, when needed
 };
 
@@ -71,13 +73,12 @@ Expected<GenerateStats> Generate(Engine& engine, std::span<const int32_t> prompt
   GenerateStats stats;
   stats.prompt_tokens = static_cast<int64_t>(prompt.size());
   std::vector<int32_t> history(prompt.begin(), prompt.end());
-  std::vector<float> logits;  // this rank's vocabulary slice
   DistributedSampling sampling_step(engine, sampling);
   Collective& group = engine.collective();
   const bool leader = group.rank() == 0;
 
   auto t0 = Clock::now();
-  TANDEM_TRY(engine.Forward(prompt, false, logits));
+  TANDEM_TRY(engine.Step(prompt));
   auto t1 = Clock::now();
   stats.prefill_seconds = std::chrono::duration<double>(t1 - t0).count();
   for (int64_t i = 0; i < max_tokens; ++i) {
@@ -85,7 +86,7 @@ Expected<GenerateStats> Generate(Engine& engine, std::span<const int32_t> prompt
     // {token, 1 when decided, 1 when the token is run next}.
     int32_t word[3] = {0, 0, 0};
     bool decided = false;
-    TANDEM_ASSIGN_OR_RETURN(word[0], sampling_step.Sample(logits, history, decided));
+    TANDEM_ASSIGN_OR_RETURN(word[0], sampling_step.Sample(history, decided));
     auto conclude = [&] {
       word[1] = 1;
       const bool end = std::find(eog.begin(), eog.end(), word[0]) != eog.end();
@@ -96,14 +97,14 @@ Expected<GenerateStats> Generate(Engine& engine, std::span<const int32_t> prompt
     if (leader && decided) conclude();
     TANDEM_TRY(group.Broadcast(word, sizeof(word), 0));
     if (word[1] == 0) {
-      TANDEM_ASSIGN_OR_RETURN(word[0], sampling_step.SampleWhole(logits));
+      TANDEM_ASSIGN_OR_RETURN(word[0], sampling_step.SampleWhole());
       if (leader) conclude();
       TANDEM_TRY(group.Broadcast(word, sizeof(word), 0));
     }
     ++stats.generated_tokens;
     history.push_back(word[0]);
     if (word[2] == 0) break;
-    TANDEM_TRY(engine.Forward(std::span(word, 1), false, logits));
+    TANDEM_TRY(engine.Step(std::span(word, 1)));
   }
   stats.decode_seconds = std::chrono::duration<double>(Clock::now() - t1).count();
   return stats;
