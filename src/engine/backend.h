@@ -86,6 +86,14 @@ class Backend {
                     int64_t pos0) = 0;
   // k, v: [n_tokens, n_kv_head, head_dim] stored at positions pos0 .. pos0 + n_tokens - 1.
   virtual void StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float* k, const float* v) = 0;
+  // The per-head part of attention's input as one op: each head of q: [n_tokens, n_head,
+  // head_dim] and k: [n_tokens, n_kv_head, head_dim] RMS-normalised by q_norm / k_norm
+  // (skipped where the norm's data is null), rotated by Rope at positions pos0 + t, then
+  // StoreKv of k and v. Equal to those ops in that order.
+  virtual void HeadNormRopeStore(int layer, const RopeParams& rope, const WeightVector& q_norm,
+                                 const WeightVector& k_norm, float eps, float* q, float* k, const float* v,
+                                 int64_t n_tokens, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
+                                 int64_t pos0) = 0;
   // Causal attention of q: [n_tokens, n_head, head_dim] (token t at pos0 + t) against
   // the cached positions [0, pos0 + t] of `layer`; out has q's shape.
   virtual void Attention(int layer, const float* q, int64_t n_tokens, int64_t n_head, int64_t pos0,

@@ -87,6 +87,17 @@ void CpuBackend::StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float*
   for (int64_t t = 0; t < n_tokens; ++t) kv_.Store(layer, pos0 + t, k + t * kv_dim_, v + t * kv_dim_);
 }
 
+void CpuBackend::HeadNormRopeStore(int layer, const RopeParams& rope, const WeightVector& q_norm,
+                                   const WeightVector& k_norm, float eps, float* q, float* k, const float* v,
+                                   int64_t n_tokens, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
+                                   int64_t pos0) {
+  if (q_norm.data != nullptr) RmsNorm(q, q_norm, n_tokens * n_head, head_dim, eps, q);
+  if (k_norm.data != nullptr) RmsNorm(k, k_norm, n_tokens * n_kv_head, head_dim, eps, k);
+  Rope(rope, q, n_tokens, n_head, head_dim, pos0);
+  Rope(rope, k, n_tokens, n_kv_head, head_dim, pos0);
+  StoreKv(layer, pos0, n_tokens, k, v);
+}
+
 void CpuBackend::Attention(int layer, const float* q, int64_t n_tokens, int64_t n_head, int64_t pos0, float* out) {
   HostOpClock::Scope timed(clock_, "attention");
   AttentionPrefill(q, n_tokens, n_head, pos0, kv_.Keys(layer), kv_.Values(layer), out, pool_.get());

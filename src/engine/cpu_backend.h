@@ -42,6 +42,9 @@ class CpuBackend final : public Backend {
   void Rope(const RopeParams& params, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
             int64_t pos0) override;
   void StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float* k, const float* v) override;
+  void HeadNormRopeStore(int layer, const RopeParams& rope, const WeightVector& q_norm, const WeightVector& k_norm,
+                         float eps, float* q, float* k, const float* v, int64_t n_tokens, int64_t n_head,
+                         int64_t n_kv_head, int64_t head_dim, int64_t pos0) override;
   void Attention(int layer, const float* q, int64_t n_tokens, int64_t n_head, int64_t pos0, float* out) override;
   void Route(const RouterParams& router, const float* logits, int64_t n_tokens, int32_t* ids,
              float* weights) override;

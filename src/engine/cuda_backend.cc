@@ -12,6 +12,7 @@
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/embed.h"
+#include "kernels/cuda/head_norm_rope.h"
 #include "kernels/cuda/kv_store.h"
 #include "kernels/cuda/logit_summary.h"
 #include "kernels/cuda/moe_experts.h"
@@ -345,6 +346,40 @@ void CudaBackend::StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float
   auto* v_layer = static_cast<uint8_t*>(v_cache_) + layer * kv_layer_bytes_;
   CheckCuda(StoreKvRows(k_layer, f16, kv_dim, pos0, k, n_tokens, stream_, recorded_pos()), "store k");
   CheckCuda(StoreKvRows(v_layer, f16, kv_dim, pos0, v, n_tokens, stream_, recorded_pos()), "store v");
+}
+
+void CudaBackend::HeadNormRopeStore(int layer, const RopeParams& rope, const WeightVector& q_norm,
+                                    const WeightVector& k_norm, float eps, float* q, float* k, const float* v,
+                                    int64_t n_tokens, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
+                                    int64_t pos0) {
+  const auto timed = Timed("head_norm_rope_store");
+  if (pos0 + n_tokens > kv_.n_ctx || layer < 0 || layer >= kv_.n_layer || n_kv_head != kv_.n_kv_head ||
+      head_dim != kv_.head_dim) {
+    Check(Status::Error("positions [{}, {}) of layer {}, {} KV heads x {}: outside the cache's {} positions x {} "
+                        "layers of {} heads x {}",
+                        pos0, pos0 + n_tokens, layer, n_kv_head, head_dim, kv_.n_ctx, kv_.n_layer, kv_.n_kv_head,
+                        kv_.head_dim),
+          "head norm, rope and KV store");
+    return;
+  }
+  HeadNormRopeArgs a;
+  a.q = q;
+  a.k = k;
+  a.v = v;
+  a.q_norm = q_norm.data;
+  a.k_norm = k_norm.data;
+  a.eps = eps;
+  a.n_tokens = n_tokens;
+  a.n_head = n_head;
+  a.n_kv_head = n_kv_head;
+  a.head_dim = head_dim;
+  a.rope = rope;
+  a.pos0 = pos0;
+  a.device_pos = recorded_pos();
+  a.k_cache = static_cast<uint8_t*>(k_cache_) + layer * kv_layer_bytes_;
+  a.v_cache = static_cast<uint8_t*>(v_cache_) + layer * kv_layer_bytes_;
+  a.f16 = kv_.storage == KvStorage::kF16;
+  CheckCuda(tandem::HeadNormRopeStore(a, stream_), "head norm, rope and KV store");
 }
 
 void CudaBackend::FillKvSynthetic(int64_t n_pos) {

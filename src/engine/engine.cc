@@ -255,14 +255,15 @@ Status Engine::Attention(int layer, int64_t n) {
   Observe("q", layer, ws_.q, n, q_dim);
   Observe("k", layer, ws_.k, n, kv_dim);
   Observe("v", layer, ws_.v, n, kv_dim);
-  TANDEM_TRY(QkNorm(w, n));
-  Observe("q_normed", layer, ws_.q, n, q_dim);
-  Observe("k_normed", layer, ws_.k, n, kv_dim);
-  b.Rope(rope_, ws_.q, n, n_head, hd, n_past_);
-  b.Rope(rope_, ws_.k, n, n_kv_head, hd, n_past_);
+  // qwen3moe: one norm per head, in the fused op. minimax-m2: one norm over each token's
+  // whole q (and k) projection, which spans the ranks, first.
+  const bool per_head_norm = !config_.whole_qk_norm;
+  if (!per_head_norm) TANDEM_TRY(WholeQkNorm(w, n));
+  const WeightVector no_norm{};
+  b.HeadNormRopeStore(layer, rope_, per_head_norm ? w.q_norm : no_norm, per_head_norm ? w.k_norm : no_norm,
+                      s.rms_eps, ws_.q, ws_.k, ws_.v, n, n_head, n_kv_head, hd, n_past_);
   Observe("q_rope", layer, ws_.q, n, q_dim);
   Observe("k_rope", layer, ws_.k, n, kv_dim);
-  b.StoreKv(layer, n_past_, n, ws_.k, ws_.v);
   b.Attention(layer, ws_.q, n, n_head, n_past_, ws_.attn);
   Observe("attn", layer, ws_.attn, n, q_dim);
   b.MatMul(w.wo, ws_.attn, n, ws_.block_out);
@@ -273,18 +274,12 @@ Status Engine::Attention(int layer, int64_t n) {
   return Status::Ok();
 }
 
-// qwen3moe: one norm per head, local to the rank. minimax-m2: one norm over each token's
-// whole q (and k) projection, which spans the ranks: their sums of squares, q's and k's
-// in one message, are all-reduced first.
-Status Engine::QkNorm(const LayerWeights& w, int64_t n) {
+// minimax-m2's q/k norm: one norm over each token's whole q (and k) projection, which
+// spans the ranks: their sums of squares, q's and k's in one message, are all-reduced first.
+Status Engine::WholeQkNorm(const LayerWeights& w, int64_t n) {
   const ModelShape& s = config_.shape;
   Backend& b = *backend_;
   const int64_t hd = s.head_dim, n_head = shard_.n_head(s), n_kv_head = shard_.n_kv_head;
-  if (!config_.whole_qk_norm) {
-    b.RmsNorm(ws_.q, w.q_norm, n * n_head, hd, s.rms_eps, ws_.q);
-    b.RmsNorm(ws_.k, w.k_norm, n * n_kv_head, hd, s.rms_eps, ws_.k);
-    return Status::Ok();
-  }
   float* q_sums = ws_.qk_sums;
   float* k_sums = ws_.qk_sums + n;
   b.SumSquares(ws_.q, n, n_head * hd, q_sums);

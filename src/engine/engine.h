@@ -38,8 +38,8 @@ struct EngineOptions {
 };
 
 // Sees each named intermediate as it is computed: data is [n_tokens, n] f32 on the host;
-// layer is -1 outside the blocks. Names: embd, attn_norm, q, k, v, q_normed, k_normed,
-// q_rope, k_rope, attn, attn_out, ffn_in, ffn_norm, router_logits, moe_out, layer_out,
+// layer is -1 outside the blocks. Names: embd, attn_norm, q, k, v, q_rope and k_rope (after
+// the q/k norms and RoPE), attn, attn_out, ffn_in, ffn_norm, router_logits, moe_out, layer_out,
 // output_norm, logits. A prompt longer than n_batch is seen one batch at a time, and
 // output_norm and logits kLogitRows rows at a time.
 using TensorObserver =
@@ -114,7 +114,7 @@ class Engine {
   Status ForwardAll(std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits);
   Status Blocks(int64_t n);
   Status Attention(int layer, int64_t n);
-  Status QkNorm(const LayerWeights& w, int64_t n);
+  Status WholeQkNorm(const LayerWeights& w, int64_t n);
   Status Moe(int layer, int64_t n);
   void LmHeadProducts(int64_t first, int64_t rows);
   Status AppendLogits(int64_t rows, std::vector<float>& logits);

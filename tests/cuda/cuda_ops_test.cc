@@ -394,6 +394,82 @@ TEST(CudaOps, StoreKvAndAttentionMatchCpu) {
   }
 }
 
+// The fused per-head norm + RoPE + KV store against RmsNorm, Rope and StoreKv on the CPU:
+// q and k as returned, then attention of the new tokens over the cache it wrote (earlier
+// positions stored beforehand), which reads back the stored k and v.
+TEST(CudaOps, HeadNormRopeStoreMatchesCpu) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  struct Case {
+    const char* what;
+    int64_t n_head, n_kv_head, head_dim, n_rot;
+    bool norms, yarn;
+    KvStorage storage;
+    int64_t pos0, n_tokens;
+  };
+  const Case cases[] = {
+      {"qwen3 per-head norms, decode at 37", 32, 4, 128, 128, true, false, KvStorage::kF16, 37, 1},
+      {"qwen3 per-head norms, prompt of 9 at 0", 32, 4, 128, 128, true, false, KvStorage::kF16, 0, 9},
+      {"minimax no norms, n_rot 64, 3 at 1000, f32", 48, 8, 128, 64, false, false, KvStorage::kF32, 1000, 3},
+      {"odd: 6/2 x 80, n_rot 32, YaRN, norms", 6, 2, 80, 32, true, true, KvStorage::kF16, 5, 2},
+  };
+  uint32_t seed = 750;
+  for (const Case& c : cases) {
+    RopeParams rope;
+    rope.freq_base = 1e6f;
+    rope.n_rot = c.n_rot;
+    if (c.yarn) {
+      rope.yarn.factor = 4.0f;
+      rope.yarn.original_context = 4096;
+      rope.yarn.ext_factor = 1.0f;
+    }
+    const int64_t n_ctx = c.pos0 + c.n_tokens, hd = c.head_dim, kv_dim = c.n_kv_head * hd, layer = 1;
+    const KvShape shape{2, n_ctx, c.n_kv_head, hd, c.storage};
+    const std::vector<float> k_before = RandomFloats(std::max<int64_t>(c.pos0, 1) * kv_dim, ++seed, -2.0f, 2.0f);
+    const std::vector<float> v_before = RandomFloats(std::max<int64_t>(c.pos0, 1) * kv_dim, ++seed);
+    const std::vector<float> q = RandomFloats(c.n_tokens * c.n_head * hd, ++seed, -2.0f, 2.0f);
+    const std::vector<float> k = RandomFloats(c.n_tokens * kv_dim, ++seed, -2.0f, 2.0f);
+    const std::vector<float> v = RandomFloats(c.n_tokens * kv_dim, ++seed);
+    const std::vector<float> q_norm = RandomFloats(hd, ++seed, 0.5f, 1.5f);
+    const std::vector<float> k_norm = RandomFloats(hd, ++seed, 0.5f, 1.5f);
+    const int64_t q_n = static_cast<int64_t>(q.size()), k_n = static_cast<int64_t>(k.size());
+
+    CpuBackend cpu = MakeCpu();
+    ASSERT_TRUE(cpu.CreateKvCache(shape).ok());
+    if (c.pos0 > 0) cpu.StoreKv(layer, 0, c.pos0, k_before.data(), v_before.data());
+    std::vector<float> want_q = q, want_k = k;
+    const WeightVector cpu_qn = c.norms ? WeightVector{q_norm.data(), hd} : WeightVector{};
+    const WeightVector cpu_kn = c.norms ? WeightVector{k_norm.data(), hd} : WeightVector{};
+    cpu.HeadNormRopeStore(layer, rope, cpu_qn, cpu_kn, 1e-6f, want_q.data(), want_k.data(), v.data(), c.n_tokens,
+                          c.n_head, c.n_kv_head, hd, c.pos0);
+    std::vector<float> want_attn(static_cast<size_t>(q_n));
+    cpu.Attention(layer, want_q.data(), c.n_tokens, c.n_head, c.pos0, want_attn.data());
+
+    auto gpu = MakeCudaBackend();
+    ASSERT_TRUE(gpu);
+    ASSERT_TRUE(gpu->CreateKvCache(shape).ok());
+    if (c.pos0 > 0) gpu->StoreKv(layer, 0, c.pos0, ToDevice(*gpu, k_before), ToDevice(*gpu, v_before));
+    float* d_q = ToDevice(*gpu, q);
+    float* d_k = ToDevice(*gpu, k);
+    const WeightVector gpu_qn = c.norms ? WeightVector{ToDevice(*gpu, q_norm), hd} : WeightVector{};
+    const WeightVector gpu_kn = c.norms ? WeightVector{ToDevice(*gpu, k_norm), hd} : WeightVector{};
+    gpu->HeadNormRopeStore(layer, rope, gpu_qn, gpu_kn, 1e-6f, d_q, d_k, ToDevice(*gpu, v), c.n_tokens, c.n_head,
+                           c.n_kv_head, hd, c.pos0);
+    float* d_attn = PoisonedDevice<float>(*gpu, q_n);
+    gpu->Attention(layer, d_q, c.n_tokens, c.n_head, c.pos0, d_attn);
+
+    const std::string name = Shape(c.what, {c.n_tokens, c.n_head, hd});
+    const double q_err = NormalisedError(want_q, FromDevice(*gpu, d_q, q_n));
+    const double k_err = NormalisedError(want_k, FromDevice(*gpu, d_k, k_n));
+    const double attn_err = NormalisedError(want_attn, FromDevice(*gpu, d_attn, q_n));
+    Report("head q", name, q_err, kRopeBound);
+    Report("head k", name, k_err, kRopeBound);
+    Report("head attn", name, attn_err, kSumOrderBound);
+    EXPECT_LE(q_err, kRopeBound) << name;
+    EXPECT_LE(k_err, kRopeBound) << name;
+    EXPECT_LE(attn_err, kSumOrderBound) << name;
+  }
+}
+
 // --- router -------------------------------------------------------------------------------
 
 TEST(CudaOps, RouteMatchesCpu) {

@@ -3,6 +3,7 @@
 
 #include "kernels/cuda/launch_after_previous.cuh"
 #include "kernels/cuda/rms_norm.h"
+#include "kernels/cuda/rms_norm_math.cuh"
 #include "kernels/cuda/warp_reduce.cuh"
 
 namespace tandem {
@@ -13,18 +14,14 @@ constexpr int kThreads = 256;
 __device__ double RowSumSquares(const float* x, int n) {
   __shared__ double scratch[32];
   double sum = 0.0;
-  for (int i = threadIdx.x; i < n; i += kThreads) sum += static_cast<double>(__fmul_rn(x[i], x[i]));
+  for (int i = threadIdx.x; i < n; i += kThreads) sum += cuda_detail::Square(x[i]);
   return cuda_detail::BlockSum(sum, scratch);
 }
 
 // y = x * (1 / sqrt(sum / n_total + eps)) * w, rounded step by step like RmsNormApply.
 __device__ void ApplyScale(const float* x, const float* w, int n, double sum, int64_t n_total, float eps, float* y) {
-  const float mean = static_cast<float>(sum / static_cast<double>(n_total));
-  const float scale = 1.0f / sqrtf(__fadd_rn(mean, eps));
-  for (int i = threadIdx.x; i < n; i += kThreads) {
-    const float v = __fmul_rn(x[i], scale);
-    y[i] = w ? __fmul_rn(v, w[i]) : v;
-  }
+  const float scale = cuda_detail::RmsScale(sum, n_total, eps);
+  for (int i = threadIdx.x; i < n; i += kThreads) y[i] = cuda_detail::RmsApply(x[i], scale, w, i);
 }
 
 __global__ void __launch_bounds__(kThreads) RmsNormKernel(const float* x, const float* w, int n, float eps, float* y) {

@@ -1,0 +1,35 @@
+// The per-head half of an attention block's input in one kernel: each q and k head RMS-
+// normalised over its head_dim (qwen3moe's q/k norms; skipped when no weights are given,
+// as for minimax-m2, whose whole-projection norm runs before), rotated (RoPE NEOX), and
+// each token's k and v written to the KV cache. The CUDA twin of RmsNorm per head, Rope on
+// q and k, then StoreKv (kernels/cpu/rms_norm.h, rope.h, engine/kv_cache.h), bit for bit
+// up to the ulp of cos/sin.
+#pragma once
+
+#include <cuda_runtime_api.h>
+
+#include <cstdint>
+
+#include "kernels/cpu/rope.h"
+
+namespace tandem {
+
+struct HeadNormRopeArgs {
+  float* q = nullptr;              // device [n_tokens, n_head, head_dim], normalised and rotated in place
+  float* k = nullptr;              // device [n_tokens, n_kv_head, head_dim], the same
+  const float* v = nullptr;        // device [n_tokens, n_kv_head, head_dim]
+  const float* q_norm = nullptr;   // device [head_dim] or null: no norm
+  const float* k_norm = nullptr;   // device [head_dim] or null
+  float eps = 0;
+  int64_t n_tokens = 0, n_head = 0, n_kv_head = 0, head_dim = 0;  // head_dim <= 256
+  RopeParams rope;
+  int64_t pos0 = 0;                // token t at position pos0 + t
+  const int64_t* device_pos = nullptr;  // non-null: pos0 read here when the kernel runs (graph replay)
+  void* k_cache = nullptr;         // device, one layer's [n_ctx, n_kv_head * head_dim]
+  void* v_cache = nullptr;         // same
+  bool f16 = true;                 // cache storage: f16 (rounded to nearest even) or f32
+};
+
+cudaError_t HeadNormRopeStore(const HeadNormRopeArgs& args, cudaStream_t stream);
+
+}  // namespace tandem
