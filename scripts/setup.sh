@@ -31,16 +31,28 @@ fi
 
 # Python test tools (oracles): a venv under the build dir, pip's wheel cache kept in ~/.cache/pip.
 venv=$build/venv
-# llama-cpp-python is built from source once (CPU only, several minutes on 2 cores); pip
-# keeps the wheel in its cache, so later runs and CI reuse it.
-pyreqs=(gguf==0.19.0 numpy llama-cpp-python==0.3.36 jinja2)
+# llama-cpp-python is built from source once (CPU only, several minutes on 2 cores) into a
+# wheel directory of its own, so later runs and CI reuse it. Built portable (not
+# -march=native): on CPUs with AMX, ggml's native build takes its AMX matrix path, which
+# crashes on the oracle's small quantized models (llama.cpp 0.3.36, Sapphire Rapids).
+llama_version=0.3.36
+llama_wheels=${XDG_CACHE_HOME:-$HOME/.cache}/tandem-wheels/llama-cpp-python-$llama_version-portable-$(uname -m)
+pyreqs=(gguf==0.19.0 numpy jinja2)
 if [ ! -x "$venv/bin/python" ]; then
   mkdir -p "$build"
   python3 -m venv "$venv"
 fi
 if ! "$venv/bin/python" -c "import gguf, numpy, llama_cpp, jinja2" 2>/dev/null; then
   echo "setup: installing python test tools into $venv"
-  CMAKE_ARGS="-DGGML_CUDA=OFF" "$venv/bin/pip" install -q --disable-pip-version-check "${pyreqs[@]}"
+  "$venv/bin/pip" install -q --disable-pip-version-check "${pyreqs[@]}"
+  if ! ls "$llama_wheels"/llama_cpp_python-*.whl >/dev/null 2>&1; then
+    echo "setup: building llama-cpp-python $llama_version once into $llama_wheels (several minutes)"
+    portable="-DGGML_NATIVE=OFF"
+    [ "$(uname -m)" = x86_64 ] && portable="$portable -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON"
+    CMAKE_ARGS="-DGGML_CUDA=OFF $portable" "$venv/bin/pip" wheel -q --disable-pip-version-check --no-cache-dir \
+      --no-deps -w "$llama_wheels" "llama-cpp-python==$llama_version"
+  fi
+  "$venv/bin/pip" install -q --disable-pip-version-check --find-links "$llama_wheels" "llama-cpp-python==$llama_version"
 else
   echo "setup: python test tools present in $venv"
 fi
