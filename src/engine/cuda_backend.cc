@@ -342,10 +342,8 @@ void CudaBackend::StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float
   }
   const bool f16 = kv_.storage == KvStorage::kF16;
   const int64_t kv_dim = kv_.n_kv_head * kv_.head_dim;
-  auto* k_layer = static_cast<uint8_t*>(k_cache_) + layer * kv_layer_bytes_;
-  auto* v_layer = static_cast<uint8_t*>(v_cache_) + layer * kv_layer_bytes_;
-  CheckCuda(StoreKvRows(k_layer, f16, kv_dim, pos0, k, n_tokens, stream_, recorded_pos()), "store k");
-  CheckCuda(StoreKvRows(v_layer, f16, kv_dim, pos0, v, n_tokens, stream_, recorded_pos()), "store v");
+  CheckCuda(StoreKvRows(KLayer(layer), f16, kv_dim, pos0, k, n_tokens, stream_, recorded_pos()), "store k");
+  CheckCuda(StoreKvRows(VLayer(layer), f16, kv_dim, pos0, v, n_tokens, stream_, recorded_pos()), "store v");
 }
 
 void CudaBackend::HeadNormRopeStore(int layer, const RopeParams& rope, const WeightVector& q_norm,
@@ -376,8 +374,8 @@ void CudaBackend::HeadNormRopeStore(int layer, const RopeParams& rope, const Wei
   a.rope = rope;
   a.pos0 = pos0;
   a.device_pos = recorded_pos();
-  a.k_cache = static_cast<uint8_t*>(k_cache_) + layer * kv_layer_bytes_;
-  a.v_cache = static_cast<uint8_t*>(v_cache_) + layer * kv_layer_bytes_;
+  a.k_cache = KLayer(layer);
+  a.v_cache = VLayer(layer);
   a.f16 = kv_.storage == KvStorage::kF16;
   CheckCuda(tandem::HeadNormRopeStore(a, stream_), "head norm, rope and KV store");
 }
@@ -386,11 +384,9 @@ void CudaBackend::FillKvSynthetic(int64_t n_pos) {
   const bool f16 = kv_.storage == KvStorage::kF16;
   const int64_t n = std::min(n_pos, kv_.n_ctx) * kv_.n_kv_head * kv_.head_dim;  // values per layer
   for (int64_t layer = 0; layer < kv_.n_layer; ++layer) {
-    auto* k_layer = static_cast<uint8_t*>(k_cache_) + layer * kv_layer_bytes_;
-    auto* v_layer = static_cast<uint8_t*>(v_cache_) + layer * kv_layer_bytes_;
     const auto seed = static_cast<uint32_t>(2 * layer);
-    if (!CheckCuda(FillKvRandom(k_layer, f16, n, seed, stream_), "synthetic K")) return;
-    if (!CheckCuda(FillKvRandom(v_layer, f16, n, seed + 1, stream_), "synthetic V")) return;
+    if (!CheckCuda(FillKvRandom(KLayer(layer), f16, n, seed, stream_), "synthetic K")) return;
+    if (!CheckCuda(FillKvRandom(VLayer(layer), f16, n, seed + 1, stream_), "synthetic V")) return;
   }
 }
 
@@ -406,8 +402,8 @@ void CudaBackend::Attention(int layer, const float* q, int64_t n_tokens, int64_t
   a.n_kv_head = kv_.n_kv_head;
   a.head_dim = kv_.head_dim;
   a.pos0 = pos0;
-  a.k = static_cast<const uint8_t*>(k_cache_) + layer * kv_layer_bytes_;
-  a.v = static_cast<const uint8_t*>(v_cache_) + layer * kv_layer_bytes_;
+  a.k = KLayer(layer);
+  a.v = VLayer(layer);
   a.f16 = kv_.storage == KvStorage::kF16;
   a.out = out;
   a.scratch = *scratch;

@@ -98,6 +98,9 @@ class CudaBackend final : public Backend {
   // While recording a step: the device position ops read, else null.
   CudaOpTimer::Scope Timed(std::string_view op) { return {timer_, stream_, op, recording_class_ == 0}; }
   const int64_t* recorded_pos() const { return recording_class_ > 0 ? step_pos_ : nullptr; }
+  // One layer's K (V) cache: [n_ctx, n_kv_head, head_dim] of kv_.storage.
+  uint8_t* KLayer(int64_t layer) const { return static_cast<uint8_t*>(k_cache_) + layer * kv_layer_bytes_; }
+  uint8_t* VLayer(int64_t layer) const { return static_cast<uint8_t*>(v_cache_) + layer * kv_layer_bytes_; }
 
   int device_ = 0;
   ActivationRounding activations_ = ActivationRounding::kLikeGgml;
