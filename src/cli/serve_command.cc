@@ -25,6 +25,7 @@ struct ServeArgs {
   int nodes = 1;                          // > 1: this process is rank 0 of nodes joined by workers
   std::string control = "0.0.0.0:50052";  // where workers join
   int wait_s = 300;                       // for the workers to join
+  int replan_s = 0;                       // > 0: after a loss, re-plan over the nodes left after this long
   std::string ucx_tls;
   std::string moe_split = "auto";
   int64_t n_ctx = 4096;
@@ -60,6 +61,7 @@ Expected<std::unique_ptr<RankGroup>> BuildRankGroup(const ServeArgs& a, std::uni
   options.moe_split = split;
   options.ucx.transports = a.ucx_tls;
   options.wait = std::chrono::seconds(a.wait_s);
+  options.replan = std::chrono::seconds(a.replan_s);
   TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<DistributedGroup> group,
                           DistributedGroup::BringUp(a.model, control->registry(), n_workers, options));
   return std::unique_ptr<RankGroup>(std::move(group));
@@ -120,6 +122,11 @@ Command AddServeCommand(CLI::App& app) {
   sub->add_option("--wait", a->wait_s, "seconds to wait for the workers to join")
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
+  sub->add_option("--replan", a->replan_s,
+                  "after a worker is lost, seconds to wait for it to rejoin before planning the model again over "
+                  "the nodes left, when their memory holds the larger shards (0: wait for it)")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 86400));
   sub->add_option("--ucx-tls", a->ucx_tls, "UCX transports between the nodes (UCX_TLS syntax, e.g. tcp,self)");
   sub->add_option("--moe-split", a->moe_split, "how the ranks split the experts: auto, tp, ep")
       ->check(CLI::IsMember({"auto", "tp", "ep"}))

@@ -2,6 +2,8 @@
 
 #include <grpcpp/grpcpp.h>
 
+#include <optional>
+
 #include "common/log.h"
 #include "common/system_info.h"
 #include "engine/cpu_backend.h"
@@ -24,34 +26,60 @@ Expected<std::unique_ptr<DistributedGroup>> DistributedGroup::BringUp(const std:
   std::unique_ptr<DistributedGroup> g(new DistributedGroup(registry, options));
   g->path_ = path;
   g->n_workers_ = n_workers;
-  const int n_ranks = n_workers + 1;
-  TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(path));
-  const Tensor* embd = model.Find("token_embd.weight");
-  auto config = ReadModelConfig(model.metadata(), embd != nullptr ? static_cast<uint32_t>(embd->ne(1)) : 0);
-  if (!config.ok()) return config.status().WithContext(path);
-  {
-    auto weights = ModelWeights::Bind(model, *config);
-    if (!weights.ok()) return weights.status().WithContext(path);
-    auto planned = PlanShards(*config, *weights, n_ranks, options.moe_split);
-    if (!planned.ok()) return planned.status().WithContext(path);
-    g->planned_ = std::move(planned).value();
-  }
-  TANDEM_TRY(CheckShardFits(g->planned_, config->shape, 0, options.engine.n_ctx, options.engine.kv_storage,
-                            AvailableMemoryBytes(), HostName() + " (rank 0, this process)"));
-  auto collective = std::make_unique<DeferredCollective>(0, n_ranks);
-  g->collective_ = collective.get();
-  CpuBackendOptions cpu;
-  cpu.n_threads = options.engine.n_threads;
-  auto leader = Engine::Create(std::move(model), std::make_unique<CpuBackend>(cpu), std::move(collective),
-                               g->planned_.plan, options.engine);
-  if (!leader.ok()) return leader.status().WithContext(fmt::format("{}: rank 0", path));
-  g->leader_ = std::move(leader).value();
+  TANDEM_TRY(g->PlanAndLoadLeader(n_workers + 1));
   TANDEM_ASSIGN_OR_RETURN(std::vector<RegisteredWorker> workers, registry.TakeWorkers(n_workers, options.wait));
   TANDEM_TRY(g->Connect(std::move(workers)));
   g->running_ = true;
   g->state_ = "serving";
   g->keeper_ = std::thread([raw = g.get()] { raw->Keep(); });
   return g;
+}
+
+Status DistributedGroup::PlanAndLoadLeader(int n_ranks) {
+  TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(path_));
+  const Tensor* embd = model.Find("token_embd.weight");
+  auto config = ReadModelConfig(model.metadata(), embd != nullptr ? static_cast<uint32_t>(embd->ne(1)) : 0);
+  if (!config.ok()) return config.status().WithContext(path_);
+  PlannedShards planned;
+  {
+    auto weights = ModelWeights::Bind(model, *config);
+    if (!weights.ok()) return weights.status().WithContext(path_);
+    auto plan = PlanShards(*config, *weights, n_ranks, options_.moe_split);
+    if (!plan.ok()) return plan.status().WithContext(path_);
+    planned = std::move(plan).value();
+  }
+  TANDEM_TRY(CheckShardFits(planned, config->shape, 0, options_.engine.n_ctx, options_.engine.kv_storage,
+                            AvailableMemoryBytes(), HostName() + " (rank 0, this process)"));
+  auto collective = std::make_unique<DeferredCollective>(0, n_ranks);
+  DeferredCollective* raw = collective.get();
+  CpuBackendOptions cpu;
+  cpu.n_threads = options_.engine.n_threads;
+  auto leader = Engine::Create(std::move(model), std::make_unique<CpuBackend>(cpu), std::move(collective),
+                               planned.plan, options_.engine);
+  if (!leader.ok()) return leader.status().WithContext(fmt::format("{}: rank 0", path_));
+  std::scoped_lock lock(request_mu_, state_mu_);
+  if (leader_ != nullptr) retired_.push_back(std::move(leader_));
+  leader_ = std::move(leader).value();
+  leader_view_ = leader_.get();
+  collective_ = raw;
+  planned_ = std::move(planned);
+  return Status::Ok();
+}
+
+Status DistributedGroup::Replan(int n_workers) {
+  Log(Subsystem::kCoord)
+      .warn("{} of {} worker(s) after {:.0f} s: planning the model again over {} node(s)", n_workers, n_workers_,
+            std::chrono::duration<double>(options_.replan).count(), n_workers + 1);
+  TANDEM_TRY(PlanAndLoadLeader(n_workers + 1));
+  n_workers_ = n_workers;
+  TANDEM_ASSIGN_OR_RETURN(std::vector<RegisteredWorker> workers,
+                          registry_.TakeWorkers(n_workers, std::chrono::seconds(1)));
+  return Connect(std::move(workers));
+}
+
+PlannedShards DistributedGroup::planned() const {
+  std::lock_guard lock(state_mu_);
+  return planned_;
 }
 
 Status DistributedGroup::Connect(std::vector<RegisteredWorker> workers) {
@@ -194,6 +222,7 @@ void DistributedGroup::Release() {
 }
 
 void DistributedGroup::Keep() {
+  std::optional<std::chrono::steady_clock::time_point> short_since;  // the group lacks workers since
   for (;;) {
     {
       std::unique_lock lock(state_mu_);
@@ -202,6 +231,7 @@ void DistributedGroup::Keep() {
     }
     std::string why;
     if (serving(why)) {
+      short_since.reset();
       // A worker that stopped heartbeating may hang a request: abort its collective.
       for (const RegisteredWorker& w : workers_) {
         if (!registry_.Silent(w.id, options_.silence)) continue;
@@ -216,9 +246,18 @@ void DistributedGroup::Keep() {
       std::lock_guard lock(state_mu_);
       state_ = fmt::format("waiting for {} worker(s) to join ({})", n_workers_, why);
     }
-    auto workers = registry_.TakeWorkers(n_workers_, std::chrono::seconds(1));
-    if (!workers.ok()) continue;  // not yet: look again
-    Status connected = Connect(std::move(workers).value());
+    const auto now = std::chrono::steady_clock::now();
+    if (!short_since) short_since = now;
+    Status connected = Status::Ok();
+    if (auto workers = registry_.TakeWorkers(n_workers_, std::chrono::seconds(1)); workers.ok()) {
+      connected = Connect(std::move(workers).value());
+    } else if (const int there = registry_.available();
+               options_.replan.count() > 0 && now - *short_since >= options_.replan && there < n_workers_) {
+      connected = Replan(there);
+      short_since.reset();  // a failed re-plan waits another period
+    } else {
+      continue;  // not yet: look again
+    }
     std::lock_guard lock(state_mu_);
     if (!connected.ok()) {
       Log(Subsystem::kCoord).warn("rebuilding the group failed: {}; waiting for workers again", connected.message());

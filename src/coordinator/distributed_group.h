@@ -8,7 +8,9 @@
 // a worker's heartbeats stop for `silence` (the in-flight collective is aborted), the
 // group is released — surviving workers drop their shards and join again — and rebuilt
 // from the workers that join, rank 0 keeping its shard. Meanwhile requests fail as
-// unavailable and serving() says what the group waits for.
+// unavailable and serving() says what the group waits for. With `replan`, a group still
+// short of workers that long after the loss is planned again over the nodes there are
+// (rank 0 reloads its larger shard) when their memory holds the larger shards.
 #pragma once
 
 #include <atomic>
@@ -35,6 +37,7 @@ struct DistributedOptions {
   MoeSplit moe_split = MoeSplit::kAuto;
   std::chrono::milliseconds wait = std::chrono::minutes(5);     // for the first workers to join
   std::chrono::milliseconds silence = std::chrono::seconds(2);  // a worker this quiet is lost
+  std::chrono::milliseconds replan{0};  // > 0: after this long short of workers, re-plan over those left
 };
 
 class DistributedGroup final : public RankGroup {
@@ -47,8 +50,8 @@ class DistributedGroup final : public RankGroup {
 
   Expected<GenerateStats> Generate(std::span<const int32_t> prompt, int64_t max_tokens, const SamplingParams& sampling,
                                    std::span<const int32_t> eog, const TokenCallback& on_token) override;
-  Engine& leader() override { return *leader_; }
-  const PlannedShards& planned() const override { return planned_; }
+  Engine& leader() override { return *leader_view_.load(); }
+  PlannedShards planned() const override;
   std::string collective_name() const override { return "ucx"; }
   std::vector<RankNode> nodes() const override;
   bool serving(std::string& why) const override;
@@ -56,6 +59,11 @@ class DistributedGroup final : public RankGroup {
  private:
   DistributedGroup(WorkerRegistry& registry, DistributedOptions options)
       : registry_(registry), options_(std::move(options)) {}
+  // Plans the model over n_ranks and loads rank 0's shard, replacing the leader.
+  Status PlanAndLoadLeader(int n_ranks);
+  // The keeper, short of workers for options_.replan: the group planned again over the
+  // workers there are (and rank 0), then connected.
+  Status Replan(int n_workers);
   // Loads the shards on `workers` and connects them with rank 0.
   Status Connect(std::vector<RegisteredWorker> workers);
   Status LoadWorkerShard(size_t i);
@@ -70,8 +78,10 @@ class DistributedGroup final : public RankGroup {
   const DistributedOptions options_;
   std::string path_;
   int n_workers_ = 0;
-  PlannedShards planned_;
+  PlannedShards planned_;                  // guarded by state_mu_ once serving
   std::unique_ptr<Engine> leader_;
+  std::atomic<Engine*> leader_view_{nullptr};      // leader(): read by the API without the request lock
+  std::vector<std::unique_ptr<Engine>> retired_;   // leaders replaced by a re-plan, kept for leader()'s readers
   DeferredCollective* collective_ = nullptr;  // rank 0's, owned by leader_
 
   std::mutex request_mu_;  // held by a request, and by the keeper while it swaps groups

@@ -27,7 +27,7 @@ class LocalCluster final : public RankGroup {
                                                       MoeSplit moe_split = MoeSplit::kAuto);
 
   int size() const { return static_cast<int>(engines_.size()); }
-  const PlannedShards& planned() const override { return planned_; }
+  PlannedShards planned() const override { return planned_; }
   // "in-process" (host memory), "in-process-cuda" (device memory).
   std::string collective_name() const override {
     return options_.backend == "cpu" ? "in-process" : "in-process-" + options_.backend;

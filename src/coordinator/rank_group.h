@@ -33,7 +33,7 @@ class RankGroup {
                                            const TokenCallback& on_token) = 0;
 
   virtual Engine& leader() = 0;
-  virtual const PlannedShards& planned() const = 0;
+  virtual PlannedShards planned() const = 0;  // a copy: a group may re-plan while serving
   virtual std::string collective_name() const = 0;  // "in-process", "ucx", ...
   virtual std::vector<RankNode> nodes() const = 0;   // [ranks]
   // Whether requests can run now, and a line for people saying why not.

@@ -6,7 +6,8 @@ expert-parallel: 64 greedy tokens identical to one rank (`tandem run`); also wit
 that has no copy of the model and fetches its shard from the coordinator into a sparse
 file. A worker killed
 mid-stream: the client gets UNAVAILABLE within 2 s, the server stays up, a restarted
-worker rejoins and the next request succeeds. A worker with another model file is
+worker rejoins and the next request succeeds; with --replan, a worker that never comes back
+leaves the model planned again over the nodes left. A worker with another model file is
 refused with a message; every process exits cleanly.
 
 usage: cluster_cli_test.py TANDEM
@@ -171,6 +172,58 @@ def killed_worker(tandem, model, want):
                 w.kill()
 
 
+def replanned_after_loss(tandem, model, want):
+    """3 nodes with --replan 3; worker 1 is killed and never comes back: after 3 s the
+    coordinator plans the model over the 2 nodes left and serves one rank's tokens again."""
+    serve = subprocess.Popen([tandem, "serve", "-m", model, "--nodes", "3", "--listen", "127.0.0.1:0", "--control",
+                              "127.0.0.1:0", "--ctx", "4096", "--ucx-tls", "tcp,self", "-t", "1", "--wait", "60",
+                              "--replan", "3"],
+                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    workers = []
+    try:
+        control = wait_for_line(serve, r"tandem worker --join (\S+)")
+        for _ in range(2):
+            workers.append(subprocess.Popen([tandem, "worker", "--join", control.group(1), "-m", model, "-t", "1",
+                                             "--ucx-tls", "tcp,self"],
+                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        address = wait_for_line(serve, r"serving on (\S+)").group(1)
+        killed_at = time.time()
+        workers[0].kill()
+        deadline = time.time() + 60
+        while time.time() < deadline:
+            g = subprocess.run([tandem, "generate", "--addr", address, "--tokens", PROMPT, "-n", str(N_TOKENS),
+                                "--temp", "0", "--print-ids"], capture_output=True, text=True, timeout=120)
+            if g.returncode == 0 and time.time() - killed_at > 2.0:
+                got = ids(g.stdout)
+                if got != want[:len(got)] or len(got) < len(want) - 1:
+                    failures.append(f"after the re-plan the tokens differ from one rank\n  {got}\n  {want}")
+                else:
+                    print(f"re-plan: serving on 2 nodes {time.time() - killed_at:.1f} s after the loss, tokens equal "
+                          "one rank's")
+                break
+            if g.returncode != 0 and "UNAVAILABLE" not in g.stderr:
+                failures.append(f"while re-planning: {g.stderr[-300:]!r}")
+                break
+            time.sleep(0.5)
+        else:
+            failures.append("re-plan: the cluster did not serve on the nodes left within 60 s")
+        if serve.poll() is not None:
+            failures.append(f"re-plan: the server exited ({serve.returncode})")
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        try:
+            serve.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            failures.append("re-plan: serve did not stop on SIGTERM")
+            serve.kill()
+        for w in workers[1:]:
+            try:
+                w.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                failures.append("re-plan: the surviving worker did not stop with the coordinator")
+                w.kill()
+
+
 def refused_worker(tandem, model, other):
     serve = subprocess.Popen([tandem, "serve", "-m", model, "--nodes", "2", "--listen", "127.0.0.1:0", "--control",
                               "127.0.0.1:0", "--wait", "20"],
@@ -204,6 +257,9 @@ def main():
             run_cluster(tandem, model, 3, "tp", want, fetch_to=str(Path(tmp) / f"{arch}-fetched.gguf"))
         killed_worker(tandem, models["qwen3moe"], ids(subprocess.run(
             [tandem, "run", "-m", models["qwen3moe"], "--tokens", PROMPT, "-n", str(N_TOKENS), "--temp", "0",
+             "--print-ids", "--ctx", "128", "-t", "1"], capture_output=True, text=True, check=True).stdout))
+        replanned_after_loss(tandem, models["minimax-m2"], ids(subprocess.run(
+            [tandem, "run", "-m", models["minimax-m2"], "--tokens", PROMPT, "-n", str(N_TOKENS), "--temp", "0",
              "--print-ids", "--ctx", "128", "-t", "1"], capture_output=True, text=True, check=True).stdout))
         refused_worker(tandem, models["qwen3moe"], models["minimax-m2"])
     for f in failures:
