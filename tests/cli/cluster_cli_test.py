@@ -104,6 +104,43 @@ def run_cluster(tandem, model, nodes, split, want, fetch_to=None):
                 w.kill()
 
 
+def serves_again(tandem, address, want, since, label, event):
+    """Polls with a greedy request until the cluster serves (UNAVAILABLE meanwhile), for 60 s;
+    the tokens must equal one rank's."""
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        g = subprocess.run([tandem, "generate", "--addr", address, "--tokens", PROMPT, "-n", str(N_TOKENS),
+                            "--temp", "0", "--print-ids"], capture_output=True, text=True, timeout=120)
+        if g.returncode == 0:
+            got = ids(g.stdout)
+            if got != want[:len(got)] or len(got) < len(want) - 1:
+                failures.append(f"{label}: after {event} the tokens differ from one rank\n  {got}\n  {want}")
+            else:
+                print(f"{label}: {event} after {time.time() - since:.1f} s, tokens equal one rank's")
+            return
+        if "UNAVAILABLE" not in g.stderr:
+            failures.append(f"{label}: while waiting for {event}: {g.stderr[-300:]!r}")
+            return
+        time.sleep(0.5)
+    failures.append(f"{label}: no {event} within 60 s")
+
+
+def stop_cluster(serve, workers, label):
+    """SIGTERM to serve; it and the workers must exit."""
+    serve.send_signal(signal.SIGTERM)
+    try:
+        serve.wait(timeout=30)
+    except subprocess.TimeoutExpired:
+        failures.append(f"{label}: serve did not stop on SIGTERM")
+        serve.kill()
+    for w in workers:
+        try:
+            w.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            failures.append(f"{label}: a worker did not stop with the coordinator")
+            w.kill()
+
+
 def killed_worker(tandem, model, want):
     """3 nodes; worker 1 is killed while a long generation streams."""
     serve = subprocess.Popen([tandem, "serve", "-m", model, "--nodes", "3", "--listen", "127.0.0.1:0", "--control",
@@ -138,38 +175,11 @@ def killed_worker(tandem, model, want):
         else:
             print(f"killed worker: the client got UNAVAILABLE {took * 1000:.0f} ms after the kill")
         start_worker()  # the restarted worker
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            g = subprocess.run([tandem, "generate", "--addr", address, "--tokens", PROMPT, "-n", str(N_TOKENS),
-                                "--temp", "0", "--print-ids"], capture_output=True, text=True, timeout=120)
-            if g.returncode == 0:
-                got = ids(g.stdout)
-                if got != want[:len(got)] or len(got) < len(want) - 1:
-                    failures.append(f"after the rejoin the tokens differ from one rank\n  {got}\n  {want}")
-                else:
-                    print(f"killed worker: rejoined after {time.time() - killed_at:.1f} s, tokens equal one rank's")
-                break
-            if "UNAVAILABLE" not in g.stderr:
-                failures.append(f"while rebuilding: {g.stderr[-300:]!r}")
-                break
-            time.sleep(0.5)
-        else:
-            failures.append("killed worker: the cluster did not serve again within 60 s of the restart")
+        serves_again(tandem, address, want, killed_at, "killed worker", "the rejoin")
         if serve.poll() is not None:
             failures.append(f"the server exited ({serve.returncode}) after a worker was killed")
     finally:
-        serve.send_signal(signal.SIGTERM)
-        try:
-            serve.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            failures.append("killed worker: serve did not stop on SIGTERM")
-            serve.kill()
-        for w in workers:
-            try:
-                w.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                failures.append("killed worker: a worker did not stop with the coordinator")
-                w.kill()
+        stop_cluster(serve, workers, "killed worker")
 
 
 def replanned_after_loss(tandem, model, want):
@@ -189,39 +199,11 @@ def replanned_after_loss(tandem, model, want):
         address = wait_for_line(serve, r"serving on (\S+)").group(1)
         killed_at = time.time()
         workers[0].kill()
-        deadline = time.time() + 60
-        while time.time() < deadline:
-            g = subprocess.run([tandem, "generate", "--addr", address, "--tokens", PROMPT, "-n", str(N_TOKENS),
-                                "--temp", "0", "--print-ids"], capture_output=True, text=True, timeout=120)
-            if g.returncode == 0 and time.time() - killed_at > 2.0:
-                got = ids(g.stdout)
-                if got != want[:len(got)] or len(got) < len(want) - 1:
-                    failures.append(f"after the re-plan the tokens differ from one rank\n  {got}\n  {want}")
-                else:
-                    print(f"re-plan: serving on 2 nodes {time.time() - killed_at:.1f} s after the loss, tokens equal "
-                          "one rank's")
-                break
-            if g.returncode != 0 and "UNAVAILABLE" not in g.stderr:
-                failures.append(f"while re-planning: {g.stderr[-300:]!r}")
-                break
-            time.sleep(0.5)
-        else:
-            failures.append("re-plan: the cluster did not serve on the nodes left within 60 s")
+        serves_again(tandem, address, want, killed_at, "re-plan", "serving on the 2 nodes left")
         if serve.poll() is not None:
             failures.append(f"re-plan: the server exited ({serve.returncode})")
     finally:
-        serve.send_signal(signal.SIGTERM)
-        try:
-            serve.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            failures.append("re-plan: serve did not stop on SIGTERM")
-            serve.kill()
-        for w in workers[1:]:
-            try:
-                w.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                failures.append("re-plan: the surviving worker did not stop with the coordinator")
-                w.kill()
+        stop_cluster(serve, workers[1:], "re-plan")
 
 
 def refused_worker(tandem, model, other):
