@@ -26,6 +26,7 @@ Expected<std::unique_ptr<DistributedGroup>> DistributedGroup::BringUp(const std:
   std::unique_ptr<DistributedGroup> g(new DistributedGroup(registry, options));
   g->path_ = path;
   g->n_workers_ = n_workers;
+  g->target_workers_ = n_workers;
   TANDEM_TRY(g->PlanAndLoadLeader(n_workers + 1));
   TANDEM_ASSIGN_OR_RETURN(std::vector<RegisteredWorker> workers, registry.TakeWorkers(n_workers, options.wait));
   TANDEM_TRY(g->Connect(std::move(workers)));
@@ -68,8 +69,8 @@ Status DistributedGroup::PlanAndLoadLeader(int n_ranks) {
 
 Status DistributedGroup::Replan(int n_workers) {
   Log(Subsystem::kCoord)
-      .warn("{} of {} worker(s) after {:.0f} s: planning the model again over {} node(s)", n_workers, n_workers_,
-            std::chrono::duration<double>(options_.replan).count(), n_workers + 1);
+      .warn("planning the model again over {} node(s): {} worker(s) there of the {} asked for", n_workers + 1,
+            n_workers, target_workers_);
   TANDEM_TRY(PlanAndLoadLeader(n_workers + 1));
   n_workers_ = n_workers;
   TANDEM_ASSIGN_OR_RETURN(std::vector<RegisteredWorker> workers,
@@ -222,7 +223,10 @@ void DistributedGroup::Release() {
 }
 
 void DistributedGroup::Keep() {
-  std::optional<std::chrono::steady_clock::time_point> short_since;  // the group lacks workers since
+  // How long a group growing back waits for its own workers to join again after Release.
+  constexpr auto kGrowWait = std::chrono::seconds(10);
+  std::optional<std::chrono::steady_clock::time_point> short_since;    // the group lacks workers since
+  std::optional<std::chrono::steady_clock::time_point> growing_since;  // a re-planned group grows back since
   for (;;) {
     {
       std::unique_lock lock(state_mu_);
@@ -239,6 +243,12 @@ void DistributedGroup::Keep() {
         Fail(fmt::format("worker {} at {} stopped answering", w.id, w.info.worker_address()));
         break;
       }
+      // A re-planned group grows back to the size asked for once enough workers joined.
+      if (const int joined = registry_.available(); n_workers_ < target_workers_ &&
+                                                    joined >= target_workers_ - n_workers_ && serving(why)) {
+        growing_since = std::chrono::steady_clock::now();
+        Fail(fmt::format("{} worker(s) joined: growing back to {} nodes", joined, target_workers_ + 1));
+      }
       continue;
     }
     Release();
@@ -249,10 +259,17 @@ void DistributedGroup::Keep() {
     const auto now = std::chrono::steady_clock::now();
     if (!short_since) short_since = now;
     Status connected = Status::Ok();
-    if (auto workers = registry_.TakeWorkers(n_workers_, std::chrono::seconds(1)); workers.ok()) {
+    const int there = registry_.available();
+    if (growing_since && there >= target_workers_) {
+      growing_since.reset();
+      connected = Replan(target_workers_);
+    } else if (growing_since && now - *growing_since < kGrowWait) {
+      continue;  // the group's own workers are joining again
+    } else if (auto workers = registry_.TakeWorkers(n_workers_, std::chrono::seconds(1)); workers.ok()) {
+      growing_since.reset();
       connected = Connect(std::move(workers).value());
-    } else if (const int there = registry_.available();
-               options_.replan.count() > 0 && now - *short_since >= options_.replan && there < n_workers_) {
+    } else if (options_.replan.count() > 0 && now - *short_since >= options_.replan && there < n_workers_) {
+      growing_since.reset();
       connected = Replan(there);
       short_since.reset();  // a failed re-plan waits another period
     } else {

@@ -10,7 +10,8 @@
 // from the workers that join, rank 0 keeping its shard. Meanwhile requests fail as
 // unavailable and serving() says what the group waits for. With `replan`, a group still
 // short of workers that long after the loss is planned again over the nodes there are
-// (rank 0 reloads its larger shard) when their memory holds the larger shards.
+// (rank 0 reloads its larger shard) when their memory holds the larger shards; once
+// enough workers have joined again it is planned back to the size asked for.
 #pragma once
 
 #include <atomic>
@@ -77,7 +78,8 @@ class DistributedGroup final : public RankGroup {
   WorkerRegistry& registry_;
   const DistributedOptions options_;
   std::string path_;
-  int n_workers_ = 0;
+  int n_workers_ = 0;       // the group's workers now
+  int target_workers_ = 0;  // asked for at bring-up; a re-planned group grows back to it
   PlannedShards planned_;                  // guarded by state_mu_ once serving
   std::unique_ptr<Engine> leader_;
   std::atomic<Engine*> leader_view_{nullptr};      // leader(): read by the API without the request lock

@@ -6,8 +6,8 @@ expert-parallel: 64 greedy tokens identical to one rank (`tandem run`); also wit
 that has no copy of the model and fetches its shard from the coordinator into a sparse
 file. A worker killed
 mid-stream: the client gets UNAVAILABLE within 2 s, the server stays up, a restarted
-worker rejoins and the next request succeeds; with --replan, a worker that never comes back
-leaves the model planned again over the nodes left. A worker with another model file is
+worker rejoins and the next request succeeds; with --replan, a lost worker leaves the model
+planned again over the nodes left, and a new one grows it back. A worker with another model file is
 refused with a message; every process exits cleanly.
 
 usage: cluster_cli_test.py TANDEM
@@ -182,24 +182,41 @@ def killed_worker(tandem, model, want):
         stop_cluster(serve, workers, "killed worker")
 
 
-def replanned_after_loss(tandem, model, want):
-    """3 nodes with --replan 3; worker 1 is killed and never comes back: after 3 s the
-    coordinator plans the model over the 2 nodes left and serves one rank's tokens again."""
-    serve = subprocess.Popen([tandem, "serve", "-m", model, "--nodes", "3", "--listen", "127.0.0.1:0", "--control",
-                              "127.0.0.1:0", "--ctx", "4096", "--ucx-tls", "tcp,self", "-t", "1", "--wait", "60",
-                              "--replan", "3"],
-                             stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+def replanned_after_loss(tandem, model, want, tmp):
+    """3 nodes with --replan 3; worker 1 is killed: after 3 s the coordinator plans the model
+    over the 2 nodes left and serves one rank's tokens again; a new worker then joins and
+    the group is planned back to 3 nodes, tokens unchanged."""
+    log_path = Path(tmp) / "replan-serve.log"
+    with open(log_path, "w") as log:
+        serve = subprocess.Popen([tandem, "serve", "-m", model, "--nodes", "3", "--listen", "127.0.0.1:0",
+                                  "--control", "127.0.0.1:0", "--ctx", "4096", "--ucx-tls", "tcp,self", "-t", "1",
+                                  "--wait", "60", "--replan", "3"],
+                                 stdout=subprocess.PIPE, stderr=log, text=True)
     workers = []
+
+    def start_worker():
+        workers.append(subprocess.Popen([tandem, "worker", "--join", control.group(1), "-m", model, "-t", "1",
+                                         "--ucx-tls", "tcp,self"],
+                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
         control = wait_for_line(serve, r"tandem worker --join (\S+)")
-        for _ in range(2):
-            workers.append(subprocess.Popen([tandem, "worker", "--join", control.group(1), "-m", model, "-t", "1",
-                                             "--ucx-tls", "tcp,self"],
-                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+        start_worker()
+        start_worker()
         address = wait_for_line(serve, r"serving on (\S+)").group(1)
         killed_at = time.time()
         workers[0].kill()
         serves_again(tandem, address, want, killed_at, "re-plan", "serving on the 2 nodes left")
+        if "2 ranks joined over UCX" not in log_path.read_text():
+            failures.append("re-plan: the server never logged a group of 2 ranks")
+        joined_at = time.time()
+        start_worker()
+        deadline = time.time() + 60
+        while log_path.read_text().count("3 ranks joined over UCX") < 2 and time.time() < deadline:
+            time.sleep(0.5)
+        if log_path.read_text().count("3 ranks joined over UCX") < 2:
+            failures.append("re-plan: the group did not grow back to 3 nodes within 60 s of a new worker")
+        else:
+            serves_again(tandem, address, want, joined_at, "re-plan", "grown back to 3 nodes")
         if serve.poll() is not None:
             failures.append(f"re-plan: the server exited ({serve.returncode})")
     finally:
@@ -242,7 +259,7 @@ def main():
              "--print-ids", "--ctx", "128", "-t", "1"], capture_output=True, text=True, check=True).stdout))
         replanned_after_loss(tandem, models["minimax-m2"], ids(subprocess.run(
             [tandem, "run", "-m", models["minimax-m2"], "--tokens", PROMPT, "-n", str(N_TOKENS), "--temp", "0",
-             "--print-ids", "--ctx", "128", "-t", "1"], capture_output=True, text=True, check=True).stdout))
+             "--print-ids", "--ctx", "128", "-t", "1"], capture_output=True, text=True, check=True).stdout), tmp)
         refused_worker(tandem, models["qwen3moe"], models["minimax-m2"])
     for f in failures:
         print("FAIL:", f)
