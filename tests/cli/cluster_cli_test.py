@@ -141,21 +141,21 @@ def stop_cluster(serve, workers, label):
             w.kill()
 
 
+def join_worker(tandem, control, model):
+    """A `tandem worker` joining the coordinator's control address (one thread, UCX over tcp)."""
+    return subprocess.Popen([tandem, "worker", "--join", control, "-m", model, "-t", "1", "--ucx-tls", "tcp,self"],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
 def killed_worker(tandem, model, want):
     """3 nodes; worker 1 is killed while a long generation streams."""
     serve = subprocess.Popen([tandem, "serve", "-m", model, "--nodes", "3", "--listen", "127.0.0.1:0", "--control",
                               "127.0.0.1:0", "--ctx", "4096", "--ucx-tls", "tcp,self", "-t", "1", "--wait", "60"],
                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     workers = []
-
-    def start_worker():
-        workers.append(subprocess.Popen([tandem, "worker", "--join", control.group(1), "-m", model, "-t", "1",
-                                         "--ucx-tls", "tcp,self"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
-        control = wait_for_line(serve, r"tandem worker --join (\S+)")
-        start_worker()
-        start_worker()
+        control = wait_for_line(serve, r"tandem worker --join (\S+)").group(1)
+        workers += [join_worker(tandem, control, model), join_worker(tandem, control, model)]
         address = wait_for_line(serve, r"serving on (\S+)").group(1)
         stream = subprocess.Popen([tandem, "generate", "--addr", address, "--tokens", PROMPT, "-n", "4000", "--temp",
                                    "0"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -174,7 +174,7 @@ def killed_worker(tandem, model, want):
             failures.append(f"killed worker: the client learned it after {took:.1f} s (more than 2 s)")
         else:
             print(f"killed worker: the client got UNAVAILABLE {took * 1000:.0f} ms after the kill")
-        start_worker()  # the restarted worker
+        workers.append(join_worker(tandem, control, model))  # the restarted worker
         serves_again(tandem, address, want, killed_at, "killed worker", "the rejoin")
         if serve.poll() is not None:
             failures.append(f"the server exited ({serve.returncode}) after a worker was killed")
@@ -193,15 +193,9 @@ def replanned_after_loss(tandem, model, want, tmp):
                                   "--wait", "60", "--replan", "3"],
                                  stdout=subprocess.PIPE, stderr=log, text=True)
     workers = []
-
-    def start_worker():
-        workers.append(subprocess.Popen([tandem, "worker", "--join", control.group(1), "-m", model, "-t", "1",
-                                         "--ucx-tls", "tcp,self"],
-                                        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
     try:
-        control = wait_for_line(serve, r"tandem worker --join (\S+)")
-        start_worker()
-        start_worker()
+        control = wait_for_line(serve, r"tandem worker --join (\S+)").group(1)
+        workers += [join_worker(tandem, control, model), join_worker(tandem, control, model)]
         address = wait_for_line(serve, r"serving on (\S+)").group(1)
         killed_at = time.time()
         workers[0].kill()
@@ -209,7 +203,7 @@ def replanned_after_loss(tandem, model, want, tmp):
         if "2 ranks joined over UCX" not in log_path.read_text():
             failures.append("re-plan: the server never logged a group of 2 ranks")
         joined_at = time.time()
-        start_worker()
+        workers.append(join_worker(tandem, control, model))
         deadline = time.time() + 60
         while log_path.read_text().count("3 ranks joined over UCX") < 2 and time.time() < deadline:
             time.sleep(0.5)
