@@ -159,9 +159,7 @@ Status CpuBackend::RunStep(int32_t token, int32_t* token_dev, int64_t, bool, con
 
 Expected<SliceSummary> CpuBackend::SummarizeLogits(const SamplingParams& params, float* logits, int64_t n,
                                                    int64_t vocab_begin, std::span<const int32_t> history) {
-  const std::span<float> slice(logits, static_cast<size_t>(n));
-  ApplyPenalties(params, slice, vocab_begin, history);
-  return Summarize(params, slice, vocab_begin);
+  return PenaliseAndSummarize(params, std::span(logits, static_cast<size_t>(n)), vocab_begin, history);
 }
 
 void CpuBackend::FillKvSynthetic(int64_t n_pos) {

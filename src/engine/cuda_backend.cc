@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cmath>
-#include <unordered_set>
 
 #include "common/log.h"
 #include "common/progress.h"
@@ -470,16 +469,11 @@ Expected<SliceSummary> CudaBackend::SummarizeLogits(const SamplingParams& p, flo
   if (k > kTopKeysMaxK) {  // a top-k above what the device rounds take: the whole slice on the host
     std::vector<float> host(static_cast<size_t>(n));
     TANDEM_TRY(Download(logits, host.data(), host.size() * sizeof(float)));
-    ApplyPenalties(p, host, vocab_begin, history);
+    SliceSummary summary = PenaliseAndSummarize(p, host, vocab_begin, history);
     Upload(host.data(), logits, host.size() * sizeof(float));
-    return Summarize(p, host, vocab_begin);
+    return summary;
   }
-  std::vector<int32_t> ids;  // the distinct tokens the penalties look at
-  if (p.repetition_penalty != 1.0f || p.presence_penalty != 0.0f) {
-    const size_t window = std::min(history.size(), static_cast<size_t>(p.penalty_last_n));
-    const std::unordered_set<int32_t> seen(history.end() - static_cast<std::ptrdiff_t>(window), history.end());
-    ids.assign(seen.begin(), seen.end());
-  }
+  const std::vector<int32_t> ids = PenalisedTokens(p, history);
   const int64_t chunks = TopKeyChunks(n);
   // Two rounds' keys (u64), the first round's stats (f64 pairs), the ids: in floats.
   const int64_t floats = 4 * chunks * k + 4 * chunks + static_cast<int64_t>(ids.size());

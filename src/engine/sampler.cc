@@ -26,13 +26,17 @@ Status ValidateSampling(const SamplingParams& p) {
   return Status::Ok();
 }
 
+std::vector<int32_t> PenalisedTokens(const SamplingParams& p, std::span<const int32_t> history) {
+  if (p.repetition_penalty == 1.0f && p.presence_penalty == 0.0f) return {};
+  const size_t window = std::min(history.size(), static_cast<size_t>(p.penalty_last_n));
+  const std::unordered_set<int32_t> seen(history.end() - static_cast<std::ptrdiff_t>(window), history.end());
+  return {seen.begin(), seen.end()};
+}
+
 void ApplyPenalties(const SamplingParams& p, std::span<float> logits, int64_t vocab_begin,
                     std::span<const int32_t> history) {
-  if (p.repetition_penalty == 1.0f && p.presence_penalty == 0.0f) return;
-  const size_t window = std::min(history.size(), static_cast<size_t>(p.penalty_last_n));
-  const std::unordered_set<int32_t> seen(history.end() - window, history.end());
   const int64_t n = static_cast<int64_t>(logits.size());
-  for (int32_t id : seen) {
+  for (int32_t id : PenalisedTokens(p, history)) {
     const int64_t i = id - vocab_begin;
     if (i < 0 || i >= n) continue;
     float& l = logits[i];
@@ -62,6 +66,12 @@ SliceSummary Summarize(const SamplingParams& p, std::span<const float> logits, i
     s.sum_exp = static_cast<float>(sum);
   }
   return s;
+}
+
+SliceSummary PenaliseAndSummarize(const SamplingParams& p, std::span<float> logits, int64_t vocab_begin,
+                                  std::span<const int32_t> history) {
+  ApplyPenalties(p, logits, vocab_begin, history);
+  return Summarize(p, logits, vocab_begin);
 }
 
 int64_t PackedSummaryFloats(const SamplingParams& p) { return 4 + 2 * CandidatesPerSlice(p); }

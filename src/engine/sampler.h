@@ -47,6 +47,10 @@ struct SliceSummary {
   std::vector<Candidate> candidates;  // the best, by descending logit then ascending id
 };
 
+// The distinct tokens of the last penalty_last_n of `history`, the ones the penalties
+// touch; empty when no penalty is set.
+std::vector<int32_t> PenalisedTokens(const SamplingParams& params, std::span<const int32_t> history);
+
 // The penalties on a slice: logits[i] is token vocab_begin + i.
 void ApplyPenalties(const SamplingParams& params, std::span<float> logits, int64_t vocab_begin,
                     std::span<const int32_t> history);
@@ -57,6 +61,9 @@ int64_t CandidatesPerSlice(const SamplingParams& params);
 
 // logits: a penalised slice starting at token vocab_begin.
 SliceSummary Summarize(const SamplingParams& params, std::span<const float> logits, int64_t vocab_begin);
+// ApplyPenalties, then Summarize: a slice's sampling step on the host.
+SliceSummary PenaliseAndSummarize(const SamplingParams& params, std::span<float> logits, int64_t vocab_begin,
+                                  std::span<const int32_t> history);
 
 // Summaries travel as floats: [max, sum_exp, complete, n, then n x (logit, id)], padded
 // to PackedSummaryFloats(params) (ids < 2^24 are exact in a float).
