@@ -25,10 +25,11 @@ class EngineTest : public ::testing::Test {
   }
   static void TearDownTestSuite() { std::filesystem::remove(path_); }
 
-  static std::unique_ptr<Engine> Load(int64_t n_ctx, int64_t n_batch = 256) {
+  static std::unique_ptr<Engine> Load(int64_t n_ctx, int64_t n_batch = 256, int64_t n_seq = 1) {
     EngineOptions options;
     options.n_ctx = n_ctx;
     options.n_batch = n_batch;
+    options.n_seq = n_seq;
     options.n_threads = 2;
     auto e = Engine::Load(path_, options);
     EXPECT_TRUE(e.ok()) << e.status().message();
@@ -98,6 +99,65 @@ TEST_F(EngineTest, BadInputIsRejectedWithAMessage) {
   EXPECT_NE(st.message().find("300000"), std::string::npos) << st.message();
   EXPECT_FALSE(e->Forward({}, false, logits).ok());
   EXPECT_EQ(e->n_past(), 0);
+}
+
+// Three sequences with prompts of different lengths, then decode steps of all three at
+// once (rows in an order that is not the slots'): every row's logits equal those of its
+// sequence run alone on a one-sequence engine, and the cache of one sequence never
+// leaks into another's.
+TEST_F(EngineTest, BatchedDecodeEqualsEachSequenceAlone) {
+  const std::vector<std::vector<int32_t>> prompts = {{11, 2000, 35}, {70000, 151000, 9, 400, 12345}, {77}};
+  const std::vector<int64_t> row_seq = {2, 0, 1};  // row r decodes sequence row_seq[r]
+  const std::vector<std::vector<int32_t>> next = {{5, 6, 7}, {600, 601, 602}, {90000, 90001, 90002}};  // per step
+  auto batched = Load(32, 256, 3);
+  ASSERT_TRUE(batched);
+  EXPECT_EQ(batched->n_seq(), 3);
+  for (int64_t s = 0; s < 3; ++s) ASSERT_TRUE(batched->Step(prompts[s], s).ok());
+  std::vector<std::vector<float>> got(3);  // [step][row * n_vocab]
+  for (size_t step = 0; step < next.size(); ++step) {
+    std::vector<SeqToken> rows;
+    for (size_t r = 0; r < row_seq.size(); ++r) rows.push_back({row_seq[r], next[step][r]});
+    ASSERT_TRUE(batched->StepBatch(rows).ok());
+    for (size_t r = 0; r < rows.size(); ++r) {
+      std::vector<float> row;
+      ASSERT_TRUE(batched->DownloadLogits(row, static_cast<int64_t>(r)).ok());
+      got[step].insert(got[step].end(), row.begin(), row.end());
+    }
+  }
+  for (size_t r = 0; r < row_seq.size(); ++r) {
+    const int64_t s = row_seq[r];
+    EXPECT_EQ(batched->n_past(s), static_cast<int64_t>(prompts[s].size() + next.size()));
+    auto alone = Load(32);
+    ASSERT_TRUE(alone);
+    std::vector<float> want;
+    ASSERT_TRUE(alone->Forward(prompts[s], false, want).ok());
+    for (size_t step = 0; step < next.size(); ++step) {
+      ASSERT_TRUE(alone->Forward(std::span(&next[step][r], 1), false, want).ok());
+      const std::span<const float> row = std::span(got[step]).subspan(r * want.size(), want.size());
+      EXPECT_LT(RelativeMaxError(want, row), 1e-5) << "sequence " << s << ", step " << step;
+    }
+  }
+}
+
+TEST_F(EngineTest, BadBatchedStepsAreRejectedWithAMessage) {
+  auto e = Load(4, 256, 2);
+  ASSERT_TRUE(e);
+  const std::vector<SeqToken> twice = {{1, 5}, {1, 6}};
+  EXPECT_NE(e->StepBatch(twice).message().find("twice"), std::string::npos);
+  const std::vector<SeqToken> outside = {{2, 5}};
+  EXPECT_NE(e->StepBatch(outside).message().find("sequence 2"), std::string::npos);
+  EXPECT_NE(e->StepBatch({}).message().find("0 rows"), std::string::npos);
+  const std::vector<SeqToken> nine(9, SeqToken{0, 1});
+  EXPECT_NE(e->StepBatch(nine).message().find("9 rows"), std::string::npos);
+  const std::vector<int32_t> full = {1, 2, 3, 4};
+  ASSERT_TRUE(e->Step(full, 1).ok());
+  const std::vector<SeqToken> past_end = {{0, 5}, {1, 5}};
+  EXPECT_NE(e->StepBatch(past_end).message().find("context full"), std::string::npos);
+  EXPECT_EQ(e->n_past(0), 0);
+  EXPECT_EQ(e->n_past(1), 4);
+  auto zero = Engine::Load(path_, EngineOptions{.n_ctx = 8, .n_seq = 0});
+  ASSERT_FALSE(zero.ok());
+  EXPECT_NE(zero.status().message().find("parallel sequences"), std::string::npos) << zero.status().message();
 }
 
 TEST_F(EngineTest, MissingOrMisshapenModelsAreNamed) {

@@ -56,15 +56,23 @@ TEST(ShardPlannerTest, ShardsThatDoNotFitSayWhatWould) {
   const uint64_t weights = planned->loads[1].weight_bytes;
   const uint64_t kv = KvCacheBytes(s, planned->plan[1], 4096, KvStorage::kF16);
   EXPECT_EQ(kv, 2ull * s.n_layer * 4096 * planned->plan[1].n_kv_head * s.head_dim * 2);
-  EXPECT_TRUE(CheckShardFits(*planned, s, 1, 4096, KvStorage::kF16, weights + kv, "node-b").ok());
-  Status short_of_kv = CheckShardFits(*planned, s, 1, 4096, KvStorage::kF16, weights + kv / 2, "node-b");
+  EXPECT_TRUE(CheckShardFits(*planned, s, 1, 4096, 1, KvStorage::kF16, weights + kv, "node-b").ok());
+  Status short_of_kv = CheckShardFits(*planned, s, 1, 4096, 1, KvStorage::kF16, weights + kv / 2, "node-b");
   ASSERT_FALSE(short_of_kv.ok());
   EXPECT_NE(short_of_kv.message().find("node-b"), std::string::npos) << short_of_kv.message();
   EXPECT_NE(short_of_kv.message().find("at most 2048 positions (--ctx)"), std::string::npos) << short_of_kv.message();
-  Status short_of_weights = CheckShardFits(*planned, s, 1, 4096, KvStorage::kF16, weights / 2, "node-b");
+  Status short_of_weights = CheckShardFits(*planned, s, 1, 4096, 1, KvStorage::kF16, weights / 2, "node-b");
   ASSERT_FALSE(short_of_weights.ok());
   EXPECT_NE(short_of_weights.message().find("more nodes or a smaller quantization"), std::string::npos)
       << short_of_weights.message();
+  // Parallel sequences each hold a cache of the context's length.
+  EXPECT_TRUE(CheckShardFits(*planned, s, 1, 4096, 4, KvStorage::kF16, weights + 4 * kv, "node-b").ok());
+  Status short_for_4 = CheckShardFits(*planned, s, 1, 4096, 4, KvStorage::kF16, weights + 2 * kv, "node-b");
+  ASSERT_FALSE(short_for_4.ok());
+  EXPECT_NE(short_for_4.message().find("4 sequences x 4096 positions"), std::string::npos) << short_for_4.message();
+  EXPECT_NE(short_for_4.message().find("at most 2048 positions (--ctx), fewer parallel sequences (--parallel)"),
+            std::string::npos)
+      << short_for_4.message();
 }
 
 }  // namespace

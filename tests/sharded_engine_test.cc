@@ -6,7 +6,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <chrono>
 #include <cstring>
+#include <thread>
 
 #include "coordinator/local_cluster.h"
 #include "engine/generate.h"
@@ -42,15 +44,14 @@ double RelativeMaxError(const std::vector<float>& want, const std::vector<float>
 
 const std::vector<int32_t> kPrompt = {9707, 11, 1879, 0, 576, 374, 264, 1273, 315, 279, 5339, 1849, 13, 151643, 42, 7};
 
-class ShardedEngineTest : public ::testing::TestWithParam<Case> {
- protected:
-  EngineOptions Options() const {
-    EngineOptions o;
-    o.n_ctx = 64;
-    o.n_threads = 2;
-    return o;
-  }
-};
+EngineOptions Options() {
+  EngineOptions o;
+  o.n_ctx = 64;
+  o.n_threads = 2;
+  return o;
+}
+
+class ShardedEngineTest : public ::testing::TestWithParam<Case> {};
 
 // Rank 0's teacher-forced logits match one rank's within 1e-4 of the largest logit: the
 // ranks' partial sums add in another order than one rank's dot products, nothing else.
@@ -172,6 +173,64 @@ TEST_P(ShardedEngineTest, GreedyTokensMatchOneRank) {
                            return true;
                          }).ok());
   EXPECT_EQ(again, want);
+}
+
+// Requests from several threads at once decode together (one step for all of them, each
+// in its own KV slot, each with its own sampler), and each gets the tokens it gets alone
+// on one rank.
+TEST(ShardedEngineBatching, ConcurrentRequestsDecodeTogetherAndMatchOneRank) {
+  const std::string path = ModelPath(Arch::kQwen3Moe, Recipe::kQ8_0);
+  EngineOptions o = Options();
+  o.n_seq = 3;
+  SamplingParams greedy;
+  SamplingParams sampled;
+  sampled.temperature = 0.8f;
+  sampled.top_k = 40;
+  sampled.repetition_penalty = 1.3f;
+  sampled.seed = 5;
+  struct Request {
+    std::vector<int32_t> prompt;
+    SamplingParams sampling;
+    int64_t max_tokens;
+  };
+  const std::vector<Request> requests = {{{1, 2, 3}, greedy, 16},
+                                         {{kPrompt.begin(), kPrompt.end()}, sampled, 12},
+                                         {{70000, 9, 400, 12345, 77}, greedy, 20}};
+  auto whole = Engine::Load(path, Options());
+  ASSERT_TRUE(whole.ok()) << whole.status().message();
+  std::vector<std::vector<int32_t>> want(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    ASSERT_TRUE(Generate(**whole, requests[i].prompt, requests[i].max_tokens, requests[i].sampling, {},
+                         [&](int32_t t) {
+                           want[i].push_back(t);
+                           return true;
+                         })
+                    .ok());
+  }
+  auto cluster = LocalCluster::Load(path, 2, o);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().message();
+  EXPECT_EQ((*cluster)->parallel(), 3);
+  std::vector<std::vector<int32_t>> got(requests.size());
+  std::vector<Expected<GenerateStats>> stats(requests.size(), Status::Error("not run"));
+  std::vector<std::thread> clients;
+  for (size_t i = 0; i < requests.size(); ++i) {
+    clients.emplace_back([&, i] {
+      stats[i] = (*cluster)->Generate(requests[i].prompt, requests[i].max_tokens, requests[i].sampling, {},
+                                      [&, i](int32_t t) {
+                                        // The first request's first token waits for the others to queue up.
+                                        if (i == 0 && got[i].empty()) std::this_thread::sleep_for(std::chrono::milliseconds(300));
+                                        got[i].push_back(t);
+                                        return true;
+                                      });
+    });
+    if (i == 0) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  for (auto& t : clients) t.join();
+  for (size_t i = 0; i < requests.size(); ++i) {
+    ASSERT_TRUE(stats[i].ok()) << stats[i].status().message();
+    EXPECT_EQ(got[i], want[i]) << "request " << i;
+    EXPECT_EQ(stats[i]->widest_step, 3) << "request " << i << " was not decoded together with the others";
+  }
 }
 
 // A request the leader refuses never reaches the other ranks; the cluster stays usable.

@@ -1,6 +1,6 @@
-// `tandem bench decode`: batch-1 decode speed of a model on N ranks of this machine, set
-// against the bytes each token must read and the measured memory roofline, with the time
-// the ranks spend in collectives.
+// `tandem bench decode`: decode speed of a model on N ranks of this machine, one sequence
+// (set against the bytes each token must read and the measured memory roofline) or
+// several decoded together, with the time the ranks spend in collectives.
 #pragma once
 
 #include <cstdint>
@@ -18,7 +18,8 @@ struct DecodeBenchOptions {
   int ranks = 1;
   MoeSplit moe_split = MoeSplit::kAuto;
   int64_t depth = 0;       // context already in the KV cache when decode starts
-  int64_t tokens = 64;     // decoded and timed
+  int64_t tokens = 64;     // decoded and timed, per sequence
+  int64_t batch = 1;       // sequences decoded together (1..Engine::kMaxStepRows)
   bool profile = false;    // then also: rank 0's time per op (a further run, every step live)
 };
 
@@ -27,8 +28,8 @@ struct DecodeBenchResult {
   int64_t layers = 0;
   int ranks = 1;
   std::string backend;
-  int64_t depth = 0, tokens = 0;
-  double decode_tok_s = 0;
+  int64_t depth = 0, tokens = 0, batch = 1;
+  double decode_tok_s = 0;            // all sequences together
   double weight_bytes_per_token = 0;  // the slowest rank's, summed over layers
   double kv_bytes_per_token = 0;      // the slowest rank's KV reads at this depth
   double roofline_gb_s = 0;
@@ -37,8 +38,13 @@ struct DecodeBenchResult {
   double collectives_per_token = 0;
   std::vector<OpTime> op_times;       // profile: rank 0's, per decoded token
 
-  double ms_per_token() const { return decode_tok_s > 0 ? 1e3 / decode_tok_s : 0; }
-  double achieved_gb_s() const { return (weight_bytes_per_token + kv_bytes_per_token) * decode_tok_s / 1e9; }
+  // A step decodes one token of every sequence.
+  double ms_per_step() const { return decode_tok_s > 0 ? 1e3 * static_cast<double>(batch) / decode_tok_s : 0; }
+  // Bytes read are known for one sequence only: a batch's steps read the experts its
+  // tokens route to, which the bench does not count (0 for batch > 1).
+  double achieved_gb_s() const {
+    return batch == 1 ? (weight_bytes_per_token + kv_bytes_per_token) * decode_tok_s / 1e9 : 0;
+  }
   double roofline_share() const { return roofline_gb_s > 0 ? achieved_gb_s() / roofline_gb_s : 0; }
 };
 

@@ -1,8 +1,8 @@
 // `tandem bench comm`: latency of each collective a decode step runs, at a model's exact
 // message sizes, for every collective implementation this machine can run; then comm
-// µs per token. `tandem bench decode`: batch-1 decode tok/s of a model (a file or a
-// synthetic one of a real architecture) on N ranks, against its bytes per token and the
-// memory roofline, with the collectives' share of the step.
+// µs per token. `tandem bench decode`: decode tok/s of a model (a file or a synthetic one
+// of a real architecture) on N ranks, one sequence against its bytes per token and the
+// memory roofline, or several decoded together; with the collectives' share of the step.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -106,6 +106,7 @@ struct DecodeArgs {
   int ranks = 1;
   std::string moe_split = "auto";
   std::vector<int64_t> depths = {0};
+  std::vector<int64_t> batches = {1};
   int64_t tokens = 32;
   bool profile = false;
   int threads = 0;
@@ -127,8 +128,10 @@ int RunDecode(const DecodeArgs& a) {
     path = *file;
   }
   std::string csv = bench::DecodeCsvHeader();
+  for (int64_t batch : a.batches) {
   for (int64_t depth : a.depths) {
     bench::DecodeBenchOptions o;
+    o.batch = batch;
     o.model_path = path;
     o.engine.backend = a.backend;
     o.engine.ggml_activation_rounding = ActivationRoundingOf(a.activations);
@@ -146,6 +149,7 @@ int RunDecode(const DecodeArgs& a) {
     fmt::print("{}", bench::FormatDecodeResult(*result));
     std::fflush(stdout);
     csv += bench::DecodeCsvRow(*result);
+  }
   }
   if (!a.csv.empty()) {
     std::FILE* f = std::fopen(a.csv.c_str(), "w");
@@ -188,7 +192,7 @@ Command AddBenchCommand(CLI::App& app) {
   comm->add_option("--csv", args->csv, "also write the numbers to this CSV file");
 
   auto d = std::make_shared<DecodeArgs>();
-  auto* decode = sub->add_subcommand("decode", "batch-1 decode tok/s on N ranks vs bytes per token and the roofline");
+  auto* decode = sub->add_subcommand("decode", "decode tok/s on N ranks vs bytes per token and the roofline");
   auto* file = decode->add_option("-m,--model", d->model, "GGUF model");
   decode->add_option("--synthetic", d->synthetic,
                      "or a synthetic model of a real architecture, written once: ARCH[:RECIPE][:layers=N][:experts=N] "
@@ -206,7 +210,12 @@ Command AddBenchCommand(CLI::App& app) {
   decode->add_option("--depth", d->depths, "KV context depth(s) at which decode is timed, the cache filled synthetically (e.g. --depth 0 16384)")
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 24))
       ->capture_default_str();
-  decode->add_option("--tokens", d->tokens, "tokens decoded and timed")->check(CLI::Range(2, 100000))->capture_default_str();
+  decode->add_option("--tokens", d->tokens, "tokens decoded and timed (per sequence)")
+      ->check(CLI::Range(2, 100000))
+      ->capture_default_str();
+  decode->add_option("--batch", d->batches, "sequences decoded together, one step for all (e.g. --batch 1 4 8)")
+      ->check(CLI::Range(int64_t{1}, Engine::kMaxStepRows))
+      ->capture_default_str();
   decode->add_flag("--profile", d->profile, "also time each op of rank 0 per token (a further run, every step live)");
   decode->add_option("-t,--threads", d->threads, "CPU threads in all (0: all cores)")->check(CLI::Range(0, 1024));
   decode->add_option("--csv", d->csv, "also write the numbers to this CSV file");

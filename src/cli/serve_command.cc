@@ -29,6 +29,7 @@ struct ServeArgs {
   std::string ucx_tls;
   std::string moe_split = "auto";
   int64_t n_ctx = 4096;
+  int64_t parallel = 4;  // requests decoded together, each with its own KV cache of n_ctx
   std::string kv = "f16";
   int threads = 0;
 };
@@ -36,6 +37,7 @@ struct ServeArgs {
 EngineOptions EngineOptionsOf(const ServeArgs& a) {
   EngineOptions options;
   options.n_ctx = a.n_ctx;
+  options.n_seq = a.parallel;
   options.n_threads = a.threads;
   options.kv_storage = a.kv == "f32" ? KvStorage::kF32 : KvStorage::kF16;
   return options;
@@ -46,7 +48,9 @@ EngineOptions EngineOptionsOf(const ServeArgs& a) {
 Expected<std::unique_ptr<RankGroup>> BuildRankGroup(const ServeArgs& a, std::unique_ptr<ControlPlane>& control) {
   const MoeSplit split = ParseMoeSplit(a.moe_split).value();
   if (a.nodes <= 1) {
-    Log(Subsystem::kCoord).info("loading {} on {} local rank(s), context {} ...", a.model, a.ranks, a.n_ctx);
+    Log(Subsystem::kCoord)
+        .info("loading {} on {} local rank(s), {} parallel sequence(s) of context {} ...", a.model, a.ranks, a.parallel,
+              a.n_ctx);
     TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<LocalCluster> cluster,
                             LocalCluster::Load(a.model, a.ranks, EngineOptionsOf(a), split));
     return std::unique_ptr<RankGroup>(std::move(cluster));
@@ -134,6 +138,11 @@ Command AddServeCommand(CLI::App& app) {
   sub->add_option("--ctx", a->n_ctx, "KV cache positions (longest prompt + completion)")
       ->capture_default_str()
       ->check(CLI::Range(1, 1 << 24));
+  sub->add_option("--parallel", a->parallel,
+                  "requests decoded together, one step for all of them; each holds a KV cache of --ctx positions "
+                  "(more requests wait their turn)")
+      ->capture_default_str()
+      ->check(CLI::Range(int64_t{1}, Engine::kMaxStepRows));
   sub->add_option("--kv", a->kv, "KV cache type")->check(CLI::IsMember({"f16", "f32"}))->capture_default_str();
   sub->add_option("-t,--threads", a->threads, "CPU threads, split between the ranks (0: all cores)")
       ->check(CLI::Range(0, 1024));

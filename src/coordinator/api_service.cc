@@ -111,8 +111,9 @@ grpc::Status ApiService::Health(grpc::ServerContext*, const v1::HealthRequest*, 
   if (!model_.busy()) {
     reply->set_status("serving");
   } else {
-    reply->set_status(waiting > 0 ? fmt::format("serving: generating, {} request(s) waiting", waiting)
-                                  : "serving: generating");
+    const std::string running = fmt::format("serving: generating {} of at most {} request(s) at once",
+                                            model_.running(), model_.ranks().parallel());
+    reply->set_status(waiting > 0 ? fmt::format("{}, {} waiting", running, waiting) : running);
   }
   return grpc::Status::OK;
 }

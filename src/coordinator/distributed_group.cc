@@ -33,6 +33,7 @@ Expected<std::unique_ptr<DistributedGroup>> DistributedGroup::BringUp(const std:
   g->running_ = true;
   g->state_ = "serving";
   g->keeper_ = std::thread([raw = g.get()] { raw->Keep(); });
+  g->scheduler_ = std::make_unique<BatchScheduler>([raw = g.get()](const auto& lead) { return raw->LeadSession(lead); });
   return g;
 }
 
@@ -49,7 +50,8 @@ Status DistributedGroup::PlanAndLoadLeader(int n_ranks) {
     if (!plan.ok()) return plan.status().WithContext(path_);
     planned = std::move(plan).value();
   }
-  TANDEM_TRY(CheckShardFits(planned, config->shape, 0, options_.engine.n_ctx, options_.engine.kv_storage,
+  TANDEM_TRY(CheckShardFits(planned, config->shape, 0, options_.engine.n_ctx, options_.engine.n_seq,
+                            options_.engine.kv_storage,
                             AvailableMemoryBytes(), HostName() + " (rank 0, this process)"));
   auto collective = std::make_unique<DeferredCollective>(0, n_ranks);
   DeferredCollective* raw = collective.get();
@@ -94,7 +96,8 @@ Status DistributedGroup::Connect(std::vector<RegisteredWorker> workers) {
   const ModelShape& s = leader_->config().shape;
   for (size_t i = 0; i < workers_.size(); ++i) {
     const cluster::v1::RegisterRequest& info = workers_[i].info;
-    TANDEM_TRY(CheckShardFits(planned_, s, static_cast<int>(i) + 1, options_.engine.n_ctx, options_.engine.kv_storage,
+    TANDEM_TRY(CheckShardFits(planned_, s, static_cast<int>(i) + 1, options_.engine.n_ctx, options_.engine.n_seq,
+                            options_.engine.kv_storage,
                               info.memory_bytes(), fmt::format("{} ({})", info.host(), info.worker_address())));
   }
   std::vector<RankNode> nodes = {RankNode{HostName(), std::string(leader_->backend().name()), AvailableMemoryBytes()}};
@@ -122,6 +125,7 @@ Status DistributedGroup::LoadWorkerShard(size_t i) {
   ToProto(planned_.plan, request.mutable_plan());
   request.set_rank(rank);
   request.set_context_length(options_.engine.n_ctx);
+  request.set_parallel_sequences(options_.engine.n_seq);
   request.set_kv_type(options_.engine.kv_storage == KvStorage::kF32 ? "f32" : "f16");
   request.set_threads(options_.worker_threads);
   grpc::ClientContext context;
@@ -193,16 +197,29 @@ void DistributedGroup::Fail(std::string why) {
 Expected<GenerateStats> DistributedGroup::Generate(std::span<const int32_t> prompt, int64_t max_tokens,
                                                    const SamplingParams& sampling, std::span<const int32_t> eog,
                                                    const TokenCallback& on_token) {
+  if (std::string why; !serving(why)) {
+    return Status::Unavailable("the cluster is not serving ({}): retry when it is back", why);
+  }
+  TANDEM_TRY(CheckRequest(leader(), prompt, max_tokens, sampling));
+  SequenceRequest request;
+  request.prompt.assign(prompt.begin(), prompt.end());
+  request.max_tokens = max_tokens;
+  request.sampling = sampling;
+  request.eog.assign(eog.begin(), eog.end());
+  request.on_token = on_token;
+  return scheduler_->Generate(std::move(request));
+}
+
+Status DistributedGroup::LeadSession(const std::function<Status(Engine& leader)>& lead) {
   std::lock_guard lock(request_mu_);
   if (std::string why; !serving(why)) {
     return Status::Unavailable("the cluster is not serving ({}): retry when it is back", why);
   }
-  TANDEM_TRY(CheckRequest(*leader_, prompt, max_tokens, sampling));
-  auto stats = LeadGenerate(*leader_, prompt, max_tokens, sampling, eog, on_token);
-  if (stats.ok()) return stats;
-  Fail(stats.status().message());  // a rank or the collective failed: the group is broken
+  const Status led = lead(*leader_);
+  if (led.ok()) return led;
+  Fail(led.message());  // a rank or the collective failed: the group is broken
   return Status::Unavailable("a rank of the cluster failed ({}); the cluster is rebuilding: retry when it is back",
-                             stats.status().message());
+                             led.message());
 }
 
 void DistributedGroup::Release() {
@@ -288,6 +305,7 @@ void DistributedGroup::Keep() {
 }
 
 DistributedGroup::~DistributedGroup() {
+  scheduler_.reset();  // finishes the requests in flight
   {
     std::lock_guard lock(state_mu_);
     stopping_ = true;

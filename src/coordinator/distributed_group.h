@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "cluster.grpc.pb.h"
+#include "coordinator/batch_scheduler.h"
 #include "coordinator/rank_group.h"
 #include "coordinator/worker_registry.h"
 #include "net/deferred_collective.h"
@@ -52,6 +53,7 @@ class DistributedGroup final : public RankGroup {
   Expected<GenerateStats> Generate(std::span<const int32_t> prompt, int64_t max_tokens, const SamplingParams& sampling,
                                    std::span<const int32_t> eog, const TokenCallback& on_token) override;
   Engine& leader() override { return *leader_view_.load(); }
+  int64_t parallel() override { return std::min(options_.engine.n_seq, Engine::kMaxStepRows); }
   PlannedShards planned() const override;
   std::string collective_name() const override { return "ucx"; }
   std::vector<RankNode> nodes() const override;
@@ -74,6 +76,8 @@ class DistributedGroup final : public RankGroup {
   // The keeper thread: watches heartbeats, rebuilds the group after a failure.
   void Keep();
   void Fail(std::string why);
+  // A BatchScheduler session on the whole group (the workers always follow).
+  Status LeadSession(const std::function<Status(Engine& leader)>& lead);
 
   WorkerRegistry& registry_;
   const DistributedOptions options_;
@@ -97,6 +101,7 @@ class DistributedGroup final : public RankGroup {
   bool stopping_ = false;  // the destructor runs
   std::string state_;      // serving(): what the group waits for
   std::thread keeper_;
+  std::unique_ptr<BatchScheduler> scheduler_;  // stopped first in the destructor
 };
 
 }  // namespace tandem

@@ -41,6 +41,8 @@ Expected<std::unique_ptr<LocalCluster>> LocalCluster::Load(const std::string& pa
     if (!engine.ok()) return engine.status().WithContext(fmt::format("{}: rank {}", path, r));
     c->engines_.push_back(std::move(engine).value());
   }
+  c->scheduler_ = std::make_unique<BatchScheduler>(
+      [cluster = c.get()](const auto& lead) { return cluster->LeadSession(lead); });
   return c;
 }
 
@@ -63,17 +65,51 @@ Status LocalCluster::RunOnAllRanks(const std::function<Status(Engine&)>& fn) {
   return results[failed].WithContext(fmt::format("rank {}", failed));
 }
 
-Expected<GenerateStats> LocalCluster::GenerateAfter(int64_t synthetic_depth, std::span<const int32_t> prompt,
-                                                    int64_t max_tokens, const SamplingParams& sampling,
-                                                    std::span<const int32_t> eog, const TokenCallback& on_token) {
-  GenerateStats stats;
-  TANDEM_TRY(RunOnAllRanks([&](Engine& e) -> Status {
+Status LocalCluster::LeadSession(const std::function<Status(Engine& leader)>& lead) {
+  return RunOnAllRanks([&](Engine& e) -> Status {
     if (e.collective().rank() != 0) return FollowLeader(e);
-    auto led = LeadGenerate(e, prompt, max_tokens, sampling, eog, on_token, synthetic_depth);
-    Status shutdown = LeadShutdown(e);  // releases the followers, also after a refused request
-    if (!led.ok()) return led.status();
-    stats = *led;
-    return shutdown;
+    const Status led = lead(e);
+    const Status shutdown = LeadShutdown(e);  // releases the followers, also after a failure of rank 0's
+    return led.ok() ? shutdown : led;
+  });
+}
+
+Expected<GenerateStats> LocalCluster::Generate(std::span<const int32_t> prompt, int64_t max_tokens,
+                                               const SamplingParams& sampling, std::span<const int32_t> eog,
+                                               const TokenCallback& on_token) {
+  TANDEM_TRY(CheckRequest(leader(), prompt, max_tokens, sampling));
+  SequenceRequest request;
+  request.prompt.assign(prompt.begin(), prompt.end());
+  request.max_tokens = max_tokens;
+  request.sampling = sampling;
+  request.eog.assign(eog.begin(), eog.end());
+  request.on_token = on_token;
+  return scheduler_->Generate(std::move(request));
+}
+
+Expected<std::vector<GenerateStats>> LocalCluster::GenerateTogether(std::vector<SequenceRequest> requests) {
+  for (const SequenceRequest& r : requests) {
+    TANDEM_TRY(CheckRequest(leader(), r.prompt, r.max_tokens, r.sampling));
+    if (r.synthetic_depth < 0 || r.synthetic_depth + static_cast<int64_t>(r.prompt.size()) + r.max_tokens >
+                                     leader().n_ctx() + 1) {
+      return Status::Error("a synthetic context of {} positions + {} prompt tokens + {} new ones do not fit the "
+                           "context of {} positions",
+                           r.synthetic_depth, r.prompt.size(), r.max_tokens, leader().n_ctx());
+    }
+  }
+  std::vector<GenerateStats> stats(requests.size());
+  for (size_t i = 0; i < requests.size(); ++i) {
+    requests[i].on_done = [&stats, i](const GenerateStats& s) { stats[i] = s; };
+  }
+  TANDEM_TRY(LeadSession([&](Engine& leader) -> Status {
+    SequenceBatch batch(leader);
+    if (static_cast<int64_t>(requests.size()) > batch.capacity()) {
+      return Status::Error("{} requests at once, but the engine holds {} sequences", requests.size(),
+                           batch.capacity());
+    }
+    TANDEM_TRY(batch.Lead(std::move(requests)));
+    while (batch.in_flight() > 0) TANDEM_TRY(batch.Lead({}));
+    return Status::Ok();
   }));
   return stats;
 }

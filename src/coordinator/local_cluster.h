@@ -12,6 +12,7 @@
 
 #include "common/status.h"
 #include "common/system_info.h"
+#include "coordinator/batch_scheduler.h"
 #include "coordinator/rank_group.h"
 #include "net/in_process_group.h"
 #include "net/timed_collective.h"
@@ -45,26 +46,27 @@ class LocalCluster final : public RankGroup {
   // error (naming its rank), after every rank has returned.
   Status RunOnAllRanks(const std::function<Status(Engine&)>& fn);
 
-  // One request on all ranks (engine/rank_loop.h): rank 0 leads, samples and calls
-  // on_token; the others follow.
+  // A request on all ranks (engine/rank_loop.h): rank 0 leads, samples and calls
+  // on_token; the others follow. Concurrent requests decode together (BatchScheduler).
   Expected<GenerateStats> Generate(std::span<const int32_t> prompt, int64_t max_tokens, const SamplingParams& sampling,
-                                   std::span<const int32_t> eog, const TokenCallback& on_token) override {
-    return GenerateAfter(0, prompt, max_tokens, sampling, eog, on_token);
-  }
-  // The same after `synthetic_depth` positions of synthetic context (benchmarks;
-  // Engine::FillContext).
-  Expected<GenerateStats> GenerateAfter(int64_t synthetic_depth, std::span<const int32_t> prompt, int64_t max_tokens,
-                                        const SamplingParams& sampling, std::span<const int32_t> eog,
-                                        const TokenCallback& on_token);
+                                   std::span<const int32_t> eog, const TokenCallback& on_token) override;
+  int64_t parallel() override { return SequenceBatch(leader()).capacity(); }
+  // Benchmarks: `requests` join one batch at once (each after its synthetic_depth
+  // positions of synthetic context: Engine::FillContext) and run to their ends; their
+  // stats in order. Not while Generate runs.
+  Expected<std::vector<GenerateStats>> GenerateTogether(std::vector<SequenceRequest> requests);
 
  private:
   LocalCluster() = default;
+  // Runs lead on rank 0 while the other ranks follow it (a BatchScheduler session).
+  Status LeadSession(const std::function<Status(Engine& leader)>& lead);
 
   PlannedShards planned_;
   EngineOptions options_;  // as loaded: the backend, and the device every rank runs on
   std::shared_ptr<InProcessGroup> group_;
   std::vector<std::unique_ptr<Engine>> engines_;
   std::vector<const TimedCollective*> timers_;  // [ranks], owned by the engines
+  std::unique_ptr<BatchScheduler> scheduler_;  // destroyed first: its sessions use the engines
 };
 
 }  // namespace tandem

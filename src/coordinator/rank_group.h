@@ -26,11 +26,14 @@ class RankGroup {
  public:
   virtual ~RankGroup() = default;
 
-  // One request on all ranks; rank 0 samples and calls on_token. Not reentrant: the
-  // caller serialises requests.
+  // One request on all ranks; rank 0 samples and calls on_token (on another thread).
+  // Thread-safe: concurrent requests decode together, up to parallel() of them at once;
+  // the others wait their turn in arrival order.
   virtual Expected<GenerateStats> Generate(std::span<const int32_t> prompt, int64_t max_tokens,
                                            const SamplingParams& sampling, std::span<const int32_t> eog,
                                            const TokenCallback& on_token) = 0;
+  // Requests decoded together at most (the engines' KV slots).
+  virtual int64_t parallel() = 0;
 
   virtual Engine& leader() = 0;
   virtual PlannedShards planned() const = 0;  // a copy: a group may re-plan while serving

@@ -69,26 +69,36 @@ bool ServedModel::AcquireTurn(const std::function<bool()>& abandoned) {
   std::unique_lock lock(turn_mutex_);
   const uint64_t ticket = next_ticket_++;
   ++waiting_;
-  while (serving_ticket_ != ticket) {
+  const int parallel = static_cast<int>(ranks_->parallel());
+  // Moves the next turn past `ticket` and the tickets that gave up after it.
+  auto pass_turn = [&] {
+    serving_ticket_ = ticket + 1;
+    while (abandoned_.erase(serving_ticket_) > 0) ++serving_ticket_;
+    turn_free_.notify_all();
+  };
+  while (serving_ticket_ != ticket || running_.load() >= parallel) {
     if (abandoned && abandoned()) {
       --waiting_;
-      abandoned_.insert(ticket);
+      if (serving_ticket_ == ticket) {
+        pass_turn();
+      } else {
+        abandoned_.insert(ticket);
+      }
       return false;
     }
     // gRPC cancellation signals no condition variable: look again every few ms.
     turn_free_.wait_for(lock, std::chrono::milliseconds(5));
   }
   --waiting_;
-  busy_ = true;
+  ++running_;
+  pass_turn();  // the next ticket may start too, when a slot is free
   return true;
 }
 
 void ServedModel::ReleaseTurn() {
   {
     std::lock_guard lock(turn_mutex_);
-    busy_ = false;
-    ++serving_ticket_;
-    while (abandoned_.erase(serving_ticket_) > 0) ++serving_ticket_;
+    --running_;
   }
   turn_free_.notify_all();
 }

@@ -1,6 +1,7 @@
 // What the public API serves: one model on a rank group, with its tokenizer and chat
-// format, and the turn-taking that runs its requests one at a time (the rank group is
-// not reentrant). Knows nothing of gRPC: api_service.h translates to and from it.
+// format, and the turn-taking that lets up to the group's parallel() requests run at once
+// (decoded together), the others waiting in arrival order. Knows nothing of gRPC:
+// api_service.h translates to and from it.
 #pragma once
 
 #include <atomic>
@@ -68,7 +69,7 @@ class ServedModel {
   // vocabulary, max_tokens below 1, prompt + max_tokens beyond the context.
   Status Check(const CompletionRequest& request);
 
-  // Runs `request` when the model is free. While it waits its turn, `abandoned` is asked
+  // Runs `request` when a slot of the model is free. While it waits its turn, `abandoned` is asked
   // every few milliseconds; when it says true, Run returns without generating, with
   // finish reason kCancelled and no tokens. Engine failures come back as errors.
   Expected<CompletionResult> Run(const CompletionRequest& request, const std::function<bool()>& abandoned,
@@ -80,7 +81,8 @@ class ServedModel {
 
   ServedCounts counts() const;
   int waiting() const { return waiting_.load(); }
-  bool busy() const { return busy_.load(); }
+  bool busy() const { return running_.load() > 0; }
+  int running() const { return running_.load(); }
 
  private:
   ServedModel(std::unique_ptr<RankGroup> ranks, Tokenizer tokenizer, ChatFormat format, std::string model_path);
@@ -92,14 +94,14 @@ class ServedModel {
   ChatFormat chat_format_;
   std::string model_path_;
 
-  // Turns go in arrival order: each request draws a ticket; the ticket being served
-  // advances past requests that gave up while waiting.
+  // Turns go in arrival order: each request draws a ticket; the next ticket starts when
+  // fewer than parallel() requests run, skipping requests that gave up while waiting.
   std::mutex turn_mutex_;
   std::condition_variable turn_free_;
   uint64_t next_ticket_ = 0;     // the next arrival's
-  uint64_t serving_ticket_ = 0;  // whose turn it is
+  uint64_t serving_ticket_ = 0;  // whose turn is next
   std::set<uint64_t> abandoned_;  // tickets whose requests left the queue
-  std::atomic<bool> busy_{false};
+  std::atomic<int> running_{0};
   std::atomic<int> waiting_{0};
 
   mutable std::mutex counts_mutex_;

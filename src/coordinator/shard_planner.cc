@@ -221,21 +221,24 @@ uint64_t KvCacheBytes(const ModelShape& s, const Shard& shard, int64_t n_ctx, Kv
          static_cast<uint64_t>(shard.n_kv_head) * static_cast<uint64_t>(s.head_dim) * elem;
 }
 
-Status CheckShardFits(const PlannedShards& planned, const ModelShape& s, int rank, int64_t n_ctx, KvStorage storage,
-                      uint64_t memory_bytes, std::string_view node) {
+Status CheckShardFits(const PlannedShards& planned, const ModelShape& s, int rank, int64_t n_ctx, int64_t n_seq,
+                      KvStorage storage, uint64_t memory_bytes, std::string_view node) {
   const Shard& shard = planned.plan[rank];
   const uint64_t weights = planned.loads[rank].weight_bytes;
-  const uint64_t kv = KvCacheBytes(s, shard, n_ctx, storage);
+  const int64_t positions = n_ctx * std::max<int64_t>(1, n_seq);
+  const uint64_t kv = KvCacheBytes(s, shard, positions, storage);
   if (weights + kv <= memory_bytes) return Status::Ok();
   const uint64_t left = memory_bytes > weights ? memory_bytes - weights : 0;
-  const uint64_t per_position = kv / static_cast<uint64_t>(std::max<int64_t>(1, n_ctx));
-  const int64_t ctx_that_fits = per_position > 0 ? static_cast<int64_t>(left / per_position) : 0;
+  const uint64_t per_position = kv / static_cast<uint64_t>(std::max<int64_t>(1, positions));
+  const int64_t ctx_that_fits = per_position > 0 ? static_cast<int64_t>(left / per_position) / std::max<int64_t>(1, n_seq) : 0;
+  const std::string cache = n_seq > 1 ? fmt::format("{} sequences x {} positions", n_seq, n_ctx)
+                                      : fmt::format("{} positions", n_ctx);
   return Status::Error(
-      "rank {} on {} needs {} for its weights and {} for a KV cache of {} positions, but {} is available: {}",
-      rank, node, Gib(static_cast<double>(weights)), Gib(static_cast<double>(kv)), n_ctx,
-      Gib(static_cast<double>(memory_bytes)),
+      "rank {} on {} needs {} for its weights and {} for a KV cache of {}, but {} is available: {}", rank, node,
+      Gib(static_cast<double>(weights)), Gib(static_cast<double>(kv)), cache, Gib(static_cast<double>(memory_bytes)),
       weights < memory_bytes && ctx_that_fits > 0
-          ? fmt::format("use a context of at most {} positions (--ctx), or more nodes", ctx_that_fits)
+          ? fmt::format("use a context of at most {} positions (--ctx), {}or more nodes", ctx_that_fits,
+                        n_seq > 1 ? "fewer parallel sequences (--parallel), " : "")
           : std::string("its weights alone do not fit: use more nodes or a smaller quantization"));
 }
 

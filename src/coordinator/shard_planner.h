@@ -56,9 +56,10 @@ std::string ShardSummary(const Shard& shard, const ModelShape& shape);
 uint64_t KvCacheBytes(const ModelShape& shape, const Shard& shard, int64_t n_ctx, KvStorage storage);
 
 // Whether rank `rank` of the plan fits in `memory_bytes` on `node` (its weights plus its
-// KV cache); the error says what does not fit and how to make it: a shorter context,
-// more nodes, or a smaller quantization.
-Status CheckShardFits(const PlannedShards& planned, const ModelShape& shape, int rank, int64_t n_ctx,
+// KV cache of n_seq sequences of n_ctx positions); the error says what does not fit and
+// how to make it: a shorter context, fewer parallel sequences, more nodes, or a smaller
+// quantization.
+Status CheckShardFits(const PlannedShards& planned, const ModelShape& shape, int rank, int64_t n_ctx, int64_t n_seq,
                       KvStorage storage, uint64_t memory_bytes, std::string_view node);
 
 // The plan as text: one line per rank with its heads, experts or FFN rows, vocab rows,

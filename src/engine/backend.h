@@ -44,10 +44,22 @@ struct ExpertShape {
 
 struct KvShape {
   int64_t n_layer = 0;
-  int64_t n_ctx = 0;      // positions
+  int64_t n_ctx = 0;      // positions of each sequence
   int64_t n_kv_head = 0;  // heads this shard holds
   int64_t head_dim = 0;
   KvStorage storage = KvStorage::kF16;
+  int64_t n_seq = 1;      // sequences (slots), each with its own n_ctx positions
+};
+
+// Where the rows of a forward step sit in the KV cache: row t is a token of sequence
+// seq[t] at position pos[t], and attends to that sequence's positions [0, pos[t]]. A
+// prompt's rows share a sequence at consecutive positions; a batched decode step has one
+// row per sequence.
+struct RowPlaces {
+  const int32_t* seq = nullptr;  // backend memory [n_rows]: the slot of each row
+  const int32_t* pos = nullptr;  // backend memory [n_rows]: its position
+  int64_t n_rows = 0;
+  int64_t ctx_bound = 0;         // > every pos[t]
 };
 
 class Backend {
@@ -84,20 +96,19 @@ class Backend {
   // x: [n_tokens, n_heads, head_dim], token t at position pos0 + t, rotated in place.
   virtual void Rope(const RopeParams& params, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
                     int64_t pos0) = 0;
-  // k, v: [n_tokens, n_kv_head, head_dim] stored at positions pos0 .. pos0 + n_tokens - 1.
-  virtual void StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float* k, const float* v) = 0;
-  // The per-head part of attention's input as one op: each head of q: [n_tokens, n_head,
-  // head_dim] and k: [n_tokens, n_kv_head, head_dim] RMS-normalised by q_norm / k_norm
-  // (skipped where the norm's data is null), rotated by Rope at positions pos0 + t, then
-  // StoreKv of k and v. Equal to those ops in that order.
+  // k, v: [n_tokens, n_kv_head, head_dim] stored at positions pos0 .. pos0 + n_tokens - 1
+  // of sequence `seq`.
+  virtual void StoreKv(int layer, int64_t seq, int64_t pos0, int64_t n_tokens, const float* k, const float* v) = 0;
+  // The per-head part of attention's input as one op: each head of q: [n_rows, n_head,
+  // head_dim] and k: [n_rows, n_kv_head, head_dim] RMS-normalised by q_norm / k_norm
+  // (skipped where the norm's data is null), rotated by Rope at each row's position, then
+  // k and v stored at each row's place. Equal to those ops in that order.
   virtual void HeadNormRopeStore(int layer, const RopeParams& rope, const WeightVector& q_norm,
                                  const WeightVector& k_norm, float eps, float* q, float* k, const float* v,
-                                 int64_t n_tokens, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
-                                 int64_t pos0) = 0;
-  // Causal attention of q: [n_tokens, n_head, head_dim] (token t at pos0 + t) against
-  // the cached positions [0, pos0 + t] of `layer`; out has q's shape.
-  virtual void Attention(int layer, const float* q, int64_t n_tokens, int64_t n_head, int64_t pos0,
-                         float* out) = 0;
+                                 int64_t n_head, int64_t n_kv_head, int64_t head_dim, const RowPlaces& rows) = 0;
+  // Causal attention of q: [n_rows, n_head, head_dim] against the cached positions
+  // [0, pos[t]] of each row's sequence in `layer`; out has q's shape.
+  virtual void Attention(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* out) = 0;
   // logits: [n_tokens, n_expert] -> ids, weights: [n_tokens, n_used].
   virtual void Route(const RouterParams& router, const float* logits, int64_t n_tokens, int32_t* ids,
                      float* weights) = 0;
@@ -119,16 +130,17 @@ class Backend {
   virtual Expected<SliceSummary> SummarizeLogits(const SamplingParams& params, float* logits, int64_t n,
                                                  int64_t vocab_begin, std::span<const int32_t> history) = 0;
 
-  // Positions [0, n_pos) of every layer's K and V cache set to deterministic pseudo-random
-  // values in [-1, 1]: a context of that depth without a prefill (benchmarks).
-  virtual void FillKvSynthetic(int64_t n_pos) = 0;
+  // Positions [0, n_pos) of sequence seq's K and V cache in every layer set to
+  // deterministic pseudo-random values in [-1, 1]: a context of that depth without a
+  // prefill (benchmarks).
+  virtual void FillKvSynthetic(int64_t seq, int64_t n_pos) = 0;
 
-  // One decode step: `token` copied to token_dev, then the ops `record` issues for the
-  // step at position `pos`. With may_replay (the collective's calls can be recorded too),
-  // a backend may record the ops once and replay the recording at later positions (CUDA
-  // graphs; ops that take pos0 then read the step's position on the device), so `record`
-  // must issue the same ops at every position, and no Download.
-  virtual Status RunStep(int32_t token, int32_t* token_dev, int64_t pos, bool may_replay,
+  // One decode step of n_rows rows (one per sequence), their tokens and places already
+  // uploaded to the buffers the ops read, the largest position max_pos: the ops `record`
+  // issues. With may_replay (the collective's calls can be recorded too), a backend may
+  // record the ops once per shape and replay the recording at later steps (CUDA graphs),
+  // so `record` must issue the same ops at every step of that shape, and no Download.
+  virtual Status RunStep(int64_t n_rows, int64_t max_pos, bool may_replay,
                          const std::function<Status()>& record) = 0;
 };
 

@@ -26,7 +26,7 @@ Expected<void*> CpuBackend::Allocate(uint64_t bytes) {
 }
 
 Status CpuBackend::CreateKvCache(const KvShape& s) {
-  TANDEM_ASSIGN_OR_RETURN(kv_, KvCache::Create(s.n_layer, s.n_ctx, s.n_kv_head, s.head_dim, s.storage));
+  TANDEM_ASSIGN_OR_RETURN(kv_, KvCache::Create(s.n_layer, s.n_ctx, s.n_kv_head, s.head_dim, s.storage, s.n_seq));
   kv_dim_ = s.n_kv_head * s.head_dim;
   return Status::Ok();
 }
@@ -82,25 +82,36 @@ void CpuBackend::Rope(const RopeParams& params, float* x, int64_t n_tokens, int6
   for (int64_t t = 0; t < n_tokens; ++t) tandem::Rope(params, x + t * n_heads * head_dim, n_heads, head_dim, pos0 + t);
 }
 
-void CpuBackend::StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float* k, const float* v) {
+void CpuBackend::StoreKv(int layer, int64_t seq, int64_t pos0, int64_t n_tokens, const float* k, const float* v) {
   HostOpClock::Scope timed(clock_, "store_kv");
-  for (int64_t t = 0; t < n_tokens; ++t) kv_.Store(layer, pos0 + t, k + t * kv_dim_, v + t * kv_dim_);
+  for (int64_t t = 0; t < n_tokens; ++t) kv_.Store(layer, seq, pos0 + t, k + t * kv_dim_, v + t * kv_dim_);
 }
 
 void CpuBackend::HeadNormRopeStore(int layer, const RopeParams& rope, const WeightVector& q_norm,
                                    const WeightVector& k_norm, float eps, float* q, float* k, const float* v,
-                                   int64_t n_tokens, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
-                                   int64_t pos0) {
-  if (q_norm.data != nullptr) RmsNorm(q, q_norm, n_tokens * n_head, head_dim, eps, q);
-  if (k_norm.data != nullptr) RmsNorm(k, k_norm, n_tokens * n_kv_head, head_dim, eps, k);
-  Rope(rope, q, n_tokens, n_head, head_dim, pos0);
-  Rope(rope, k, n_tokens, n_kv_head, head_dim, pos0);
-  StoreKv(layer, pos0, n_tokens, k, v);
+                                   int64_t n_head, int64_t n_kv_head, int64_t head_dim, const RowPlaces& rows) {
+  const int64_t n = rows.n_rows;
+  if (q_norm.data != nullptr) RmsNorm(q, q_norm, n * n_head, head_dim, eps, q);
+  if (k_norm.data != nullptr) RmsNorm(k, k_norm, n * n_kv_head, head_dim, eps, k);
+  for (int64_t t = 0; t < n; ++t) {
+    Rope(rope, q + t * n_head * head_dim, 1, n_head, head_dim, rows.pos[t]);
+    Rope(rope, k + t * n_kv_head * head_dim, 1, n_kv_head, head_dim, rows.pos[t]);
+    StoreKv(layer, rows.seq[t], rows.pos[t], 1, k + t * kv_dim_, v + t * kv_dim_);
+  }
 }
 
-void CpuBackend::Attention(int layer, const float* q, int64_t n_tokens, int64_t n_head, int64_t pos0, float* out) {
+// Runs of rows that continue one sequence (a prompt) attend as one prefill.
+void CpuBackend::Attention(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* out) {
   HostOpClock::Scope timed(clock_, "attention");
-  AttentionPrefill(q, n_tokens, n_head, pos0, kv_.Keys(layer), kv_.Values(layer), out, pool_.get());
+  const int64_t row_floats = n_head * kv_.Keys(0, 0).head_dim;
+  for (int64_t first = 0; first < rows.n_rows;) {
+    int64_t end = first + 1;
+    while (end < rows.n_rows && rows.seq[end] == rows.seq[first] && rows.pos[end] == rows.pos[end - 1] + 1) ++end;
+    const int64_t seq = rows.seq[first];
+    AttentionPrefill(q + first * row_floats, end - first, n_head, rows.pos[first], kv_.Keys(layer, seq),
+                     kv_.Values(layer, seq), out + first * row_floats, pool_.get());
+    first = end;
+  }
 }
 
 void CpuBackend::Route(const RouterParams& r, const float* logits, int64_t n_tokens, int32_t* ids, float* weights) {
@@ -152,17 +163,14 @@ void CpuBackend::MoeExperts(const LayerWeights& w, const ExpertShape& s, const f
 }
 
 // Every op runs as it is issued: nothing to record.
-Status CpuBackend::RunStep(int32_t token, int32_t* token_dev, int64_t, bool, const std::function<Status()>& record) {
-  *token_dev = token;
-  return record();
-}
+Status CpuBackend::RunStep(int64_t, int64_t, bool, const std::function<Status()>& record) { return record(); }
 
 Expected<SliceSummary> CpuBackend::SummarizeLogits(const SamplingParams& params, float* logits, int64_t n,
                                                    int64_t vocab_begin, std::span<const int32_t> history) {
   return PenaliseAndSummarize(params, std::span(logits, static_cast<size_t>(n)), vocab_begin, history);
 }
 
-void CpuBackend::FillKvSynthetic(int64_t n_pos) {
+void CpuBackend::FillKvSynthetic(int64_t seq, int64_t n_pos) {
   std::vector<float> k(static_cast<size_t>(kv_dim_)), v(static_cast<size_t>(kv_dim_));
   uint32_t state = 0x9e3779b9u;
   auto next = [&state] {  // xorshift32 -> [-1, 1)
@@ -172,7 +180,7 @@ void CpuBackend::FillKvSynthetic(int64_t n_pos) {
   for (int64_t layer = 0; layer < kv_.n_layer(); ++layer) {
     for (int64_t pos = 0; pos < n_pos; ++pos) {
       for (int64_t i = 0; i < kv_dim_; ++i) k[i] = next(), v[i] = next();
-      kv_.Store(layer, pos, k.data(), v.data());
+      kv_.Store(layer, seq, pos, k.data(), v.data());
     }
   }
 }

@@ -41,22 +41,21 @@ class CpuBackend final : public Backend {
   void Add(float* x, const float* y, int64_t n) override;
   void Rope(const RopeParams& params, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
             int64_t pos0) override;
-  void StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float* k, const float* v) override;
+  void StoreKv(int layer, int64_t seq, int64_t pos0, int64_t n_tokens, const float* k, const float* v) override;
   void HeadNormRopeStore(int layer, const RopeParams& rope, const WeightVector& q_norm, const WeightVector& k_norm,
-                         float eps, float* q, float* k, const float* v, int64_t n_tokens, int64_t n_head,
-                         int64_t n_kv_head, int64_t head_dim, int64_t pos0) override;
-  void Attention(int layer, const float* q, int64_t n_tokens, int64_t n_head, int64_t pos0, float* out) override;
+                         float eps, float* q, float* k, const float* v, int64_t n_head, int64_t n_kv_head,
+                         int64_t head_dim, const RowPlaces& rows) override;
+  void Attention(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* out) override;
   void Route(const RouterParams& router, const float* logits, int64_t n_tokens, int32_t* ids,
              float* weights) override;
   void MoeExperts(const LayerWeights& w, const ExpertShape& shape, const float* x, int64_t n_tokens,
                   const int32_t* ids, const float* weights, float* out) override;
-  void FillKvSynthetic(int64_t n_pos) override;
+  void FillKvSynthetic(int64_t seq, int64_t n_pos) override;
   Expected<SliceSummary> SummarizeLogits(const SamplingParams& params, float* logits, int64_t n, int64_t vocab_begin,
                                          std::span<const int32_t> history) override;
   void ProfileOps(bool on) override { clock_.Enable(on); }
   Expected<std::vector<OpTime>> OpTimes() override { return clock_.List(); }
-  Status RunStep(int32_t token, int32_t* token_dev, int64_t pos, bool may_replay,
-                 const std::function<Status()>& record) override;
+  Status RunStep(int64_t n_rows, int64_t max_pos, bool may_replay, const std::function<Status()>& record) override;
 
  private:
   std::unique_ptr<ThreadPool> pool_;

@@ -29,10 +29,11 @@ constexpr int64_t kAttentionTokensPerLaunch = 8;    // attention scratch sized f
 
 uint64_t AlignUp(uint64_t n) { return (n + kAlign - 1) / kAlign * kAlign; }
 
-// What a recorded decode step depends on besides the position it reads on the device: the
-// attention's split count, set by the context length up to 32768 positions (attention.cu:
-// one split per 32 or more positions, at most kAttentionMaxSplits). A class is the power of
-// two >= pos + 1, from 128 to 32768: nine recordings cover any context.
+// What a recorded decode step depends on besides its row count and the places it reads on
+// the device: the attention's split count, set by the context length up to 32768
+// positions (attention.cu: one split per 32 or more positions, at most
+// kAttentionMaxSplits). A class is the power of two >= pos + 1, from 128 to 32768: nine
+// recordings per row count cover any context.
 int64_t StepContextClass(int64_t pos) {
   constexpr int64_t kLast = 128 * kAttentionMaxSplits;
   int64_t c = 128;
@@ -172,7 +173,7 @@ CudaBackend::~CudaBackend() {
     cudaStreamSynchronize(stream_);
     cudaStreamDestroy(stream_);
   }
-  for (auto& [context_class, exec] : step_graphs_) cudaGraphExecDestroy(exec);
+  for (auto& [shape, exec] : step_graphs_) cudaGraphExecDestroy(exec);
   for (void* p : allocations_) cudaFree(p);
 }
 
@@ -232,12 +233,15 @@ Expected<ModelWeights> CudaBackend::PlaceWeights(const ModelWeights& host) {
 
 Status CudaBackend::CreateKvCache(const KvShape& s) {
   if (s.n_ctx <= 0) return Status::Error("context length {} must be positive", s.n_ctx);
+  if (s.n_seq <= 0) return Status::Error("{} sequences: need at least 1", s.n_seq);
   kv_ = s;
   const uint64_t elem = s.storage == KvStorage::kF32 ? 4 : 2;
-  kv_layer_bytes_ = static_cast<uint64_t>(s.n_ctx * s.n_kv_head * s.head_dim) * elem;
+  kv_seq_bytes_ = static_cast<uint64_t>(s.n_ctx * s.n_kv_head * s.head_dim) * elem;
+  kv_layer_bytes_ = kv_seq_bytes_ * static_cast<uint64_t>(s.n_seq);
   const uint64_t bytes = kv_layer_bytes_ * static_cast<uint64_t>(s.n_layer);
-  TANDEM_ASSIGN_OR_RETURN(k_cache_, DeviceAlloc(bytes, fmt::format("the K cache ({} positions)", s.n_ctx)));
-  TANDEM_ASSIGN_OR_RETURN(v_cache_, DeviceAlloc(bytes, fmt::format("the V cache ({} positions)", s.n_ctx)));
+  const std::string shape = fmt::format("{} sequences x {} positions", s.n_seq, s.n_ctx);
+  TANDEM_ASSIGN_OR_RETURN(k_cache_, DeviceAlloc(bytes, fmt::format("the K cache ({})", shape)));
+  TANDEM_ASSIGN_OR_RETURN(v_cache_, DeviceAlloc(bytes, fmt::format("the V cache ({})", shape)));
   kv_bytes_ = 2 * bytes;
   LogMemoryPlan("the KV cache");
   return Status::Ok();
@@ -328,33 +332,35 @@ void CudaBackend::Add(float* x, const float* y, int64_t n) {
 void CudaBackend::Rope(const RopeParams& params, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
                        int64_t pos0) {
   const auto timed = Timed("rope");
-  CheckCuda(RopeNeox(params, x, n_tokens, n_heads, head_dim, pos0, stream_, recorded_pos()), "rope");
+  CheckCuda(RopeNeox(params, x, n_tokens, n_heads, head_dim, pos0, stream_), "rope");
 }
 
-void CudaBackend::StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float* k, const float* v) {
+void CudaBackend::StoreKv(int layer, int64_t seq, int64_t pos0, int64_t n_tokens, const float* k, const float* v) {
   const auto timed = Timed("store_kv");
-  if (pos0 + n_tokens > kv_.n_ctx || layer < 0 || layer >= kv_.n_layer) {
-    Check(Status::Error("positions [{}, {}) of layer {} outside the cache's {} positions x {} layers", pos0,
-                        pos0 + n_tokens, layer, kv_.n_ctx, kv_.n_layer),
+  if (pos0 + n_tokens > kv_.n_ctx || layer < 0 || layer >= kv_.n_layer || seq < 0 || seq >= kv_.n_seq) {
+    Check(Status::Error("positions [{}, {}) of sequence {} in layer {} outside the cache's {} sequences x {} "
+                        "positions x {} layers",
+                        pos0, pos0 + n_tokens, seq, layer, kv_.n_seq, kv_.n_ctx, kv_.n_layer),
           "store kv");
     return;
   }
   const bool f16 = kv_.storage == KvStorage::kF16;
   const int64_t kv_dim = kv_.n_kv_head * kv_.head_dim;
-  CheckCuda(StoreKvRows(KLayer(layer), f16, kv_dim, pos0, k, n_tokens, stream_, recorded_pos()), "store k");
-  CheckCuda(StoreKvRows(VLayer(layer), f16, kv_dim, pos0, v, n_tokens, stream_, recorded_pos()), "store v");
+  CheckCuda(StoreKvRows(KLayer(layer, seq), f16, kv_dim, pos0, k, n_tokens, stream_), "store k");
+  CheckCuda(StoreKvRows(VLayer(layer, seq), f16, kv_dim, pos0, v, n_tokens, stream_), "store v");
 }
 
+// The places themselves are device data; the engine keeps them inside the cache
+// (ctx_bound <= n_ctx, slots < n_seq).
 void CudaBackend::HeadNormRopeStore(int layer, const RopeParams& rope, const WeightVector& q_norm,
                                     const WeightVector& k_norm, float eps, float* q, float* k, const float* v,
-                                    int64_t n_tokens, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
-                                    int64_t pos0) {
+                                    int64_t n_head, int64_t n_kv_head, int64_t head_dim, const RowPlaces& rows) {
   const auto timed = Timed("head_norm_rope_store");
-  if (pos0 + n_tokens > kv_.n_ctx || layer < 0 || layer >= kv_.n_layer || n_kv_head != kv_.n_kv_head ||
+  if (rows.ctx_bound > kv_.n_ctx || layer < 0 || layer >= kv_.n_layer || n_kv_head != kv_.n_kv_head ||
       head_dim != kv_.head_dim) {
-    Check(Status::Error("positions [{}, {}) of layer {}, {} KV heads x {}: outside the cache's {} positions x {} "
+    Check(Status::Error("positions below {} of layer {}, {} KV heads x {}: outside the cache's {} positions x {} "
                         "layers of {} heads x {}",
-                        pos0, pos0 + n_tokens, layer, n_kv_head, head_dim, kv_.n_ctx, kv_.n_layer, kv_.n_kv_head,
+                        rows.ctx_bound, layer, n_kv_head, head_dim, kv_.n_ctx, kv_.n_layer, kv_.n_kv_head,
                         kv_.head_dim),
           "head norm, rope and KV store");
     return;
@@ -366,49 +372,56 @@ void CudaBackend::HeadNormRopeStore(int layer, const RopeParams& rope, const Wei
   a.q_norm = q_norm.data;
   a.k_norm = k_norm.data;
   a.eps = eps;
-  a.n_tokens = n_tokens;
+  a.n_rows = rows.n_rows;
   a.n_head = n_head;
   a.n_kv_head = n_kv_head;
   a.head_dim = head_dim;
   a.rope = rope;
-  a.pos0 = pos0;
-  a.device_pos = recorded_pos();
+  a.seq = rows.seq;
+  a.pos = rows.pos;
   a.k_cache = KLayer(layer);
   a.v_cache = VLayer(layer);
+  a.seq_stride = KvSeqStride();
   a.f16 = kv_.storage == KvStorage::kF16;
   CheckCuda(tandem::HeadNormRopeStore(a, stream_), "head norm, rope and KV store");
 }
 
-void CudaBackend::FillKvSynthetic(int64_t n_pos) {
+void CudaBackend::FillKvSynthetic(int64_t seq, int64_t n_pos) {
+  if (seq < 0 || seq >= kv_.n_seq) {
+    Check(Status::Error("sequence {} of {}", seq, kv_.n_seq), "synthetic context");
+    return;
+  }
   const bool f16 = kv_.storage == KvStorage::kF16;
   const int64_t n = std::min(n_pos, kv_.n_ctx) * kv_.n_kv_head * kv_.head_dim;  // values per layer
   for (int64_t layer = 0; layer < kv_.n_layer; ++layer) {
-    const auto seed = static_cast<uint32_t>(2 * layer);
-    if (!CheckCuda(FillKvRandom(KLayer(layer), f16, n, seed, stream_), "synthetic K")) return;
-    if (!CheckCuda(FillKvRandom(VLayer(layer), f16, n, seed + 1, stream_), "synthetic V")) return;
+    const auto seed = static_cast<uint32_t>(2 * (layer * kv_.n_seq + seq));
+    if (!CheckCuda(FillKvRandom(KLayer(layer, seq), f16, n, seed, stream_), "synthetic K")) return;
+    if (!CheckCuda(FillKvRandom(VLayer(layer, seq), f16, n, seed + 1, stream_), "synthetic V")) return;
   }
 }
 
-void CudaBackend::Attention(int layer, const float* q, int64_t n_tokens, int64_t n_head, int64_t pos0, float* out) {
+void CudaBackend::Attention(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* out) {
   const auto timed = Timed("attention");
   const int64_t floats = AttentionScratchFloats(n_head, kv_.head_dim, kAttentionTokensPerLaunch);
   auto scratch = Grow(attention_scratch_, floats, "attention partials");
   if (!Check(scratch.status(), "attention")) return;
   AttentionArgs a;
   a.q = q;
-  a.n_tokens = n_tokens;
+  a.n_rows = rows.n_rows;
   a.n_head = n_head;
   a.n_kv_head = kv_.n_kv_head;
   a.head_dim = kv_.head_dim;
-  a.pos0 = pos0;
+  a.seq = rows.seq;
+  a.pos = rows.pos;
+  // A recording serves every step of its context class: split as for the longest.
+  a.ctx_bound = recording_class_ > 0 ? recording_class_ : rows.ctx_bound;
   a.k = KLayer(layer);
   a.v = VLayer(layer);
+  a.seq_stride = KvSeqStride();
   a.f16 = kv_.storage == KvStorage::kF16;
   a.out = out;
   a.scratch = *scratch;
   a.scratch_floats = floats;
-  a.device_pos = recorded_pos();
-  a.ctx_bound = recording_class_;
   if (cudaError_t err = AttentionCausal(a, stream_); err != cudaSuccess) {
     Check(Status::Error("{} q heads / {} KV heads x {}: {}", n_head, kv_.n_kv_head, kv_.head_dim,
                         cudaGetErrorString(err)),
@@ -512,24 +525,18 @@ Expected<SliceSummary> CudaBackend::SummarizeLogits(const SamplingParams& p, flo
   return s;
 }
 
-Status CudaBackend::RunStep(int32_t token, int32_t* token_dev, int64_t pos, bool may_replay,
-                            const std::function<Status()>& record) {
-  Upload(&token, token_dev, sizeof token);
+Status CudaBackend::RunStep(int64_t n_rows, int64_t max_pos, bool may_replay, const std::function<Status()>& record) {
   if (!may_replay || !stepped_live_ || timer_.enabled()) {
     const Status st = record();
     stepped_live_ = st.ok() && error_.ok();
     return st;
   }
-  if (step_pos_ == nullptr) {
-    TANDEM_ASSIGN_OR_RETURN(void* p, DeviceAlloc(sizeof(int64_t), "the decode step's position"));
-    step_pos_ = static_cast<int64_t*>(p);
-  }
-  Upload(&pos, step_pos_, sizeof pos);
-  const int64_t context_class = StepContextClass(pos);
-  auto it = step_graphs_.find(context_class);
+  const int64_t context_class = StepContextClass(max_pos);
+  const std::pair<int64_t, int64_t> shape{n_rows, context_class};
+  auto it = step_graphs_.find(shape);
   if (it == step_graphs_.end()) {
     TANDEM_ASSIGN_OR_RETURN(cudaGraphExec_t exec, RecordStep(context_class, record));
-    it = step_graphs_.emplace(context_class, exec).first;
+    it = step_graphs_.emplace(shape, exec).first;
   }
   CheckCuda(cudaGraphLaunch(it->second, stream_), "replay of a decode step");
   return error_;

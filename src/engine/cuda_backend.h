@@ -54,18 +54,16 @@ class CudaBackend final : public Backend {
   void Add(float* x, const float* y, int64_t n) override;
   void Rope(const RopeParams& params, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
             int64_t pos0) override;
-  void StoreKv(int layer, int64_t pos0, int64_t n_tokens, const float* k, const float* v) override;
+  void StoreKv(int layer, int64_t seq, int64_t pos0, int64_t n_tokens, const float* k, const float* v) override;
   void HeadNormRopeStore(int layer, const RopeParams& rope, const WeightVector& q_norm, const WeightVector& k_norm,
-                         float eps, float* q, float* k, const float* v, int64_t n_tokens, int64_t n_head,
-                         int64_t n_kv_head, int64_t head_dim, int64_t pos0) override;
-  void Attention(int layer, const float* q, int64_t n_tokens, int64_t n_head, int64_t pos0, float* out) override;
+                         float eps, float* q, float* k, const float* v, int64_t n_head, int64_t n_kv_head,
+                         int64_t head_dim, const RowPlaces& rows) override;
+  void Attention(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* out) override;
   void Route(const RouterParams& router, const float* logits, int64_t n_tokens, int32_t* ids,
              float* weights) override;
   void MoeExperts(const LayerWeights& w, const ExpertShape& shape, const float* x, int64_t n_tokens,
                   const int32_t* ids, const float* weights, float* out) override;
-  // The first step runs live (it sizes the scratch buffers); later ones replay a CUDA graph
-  // recorded once per context class (StepContextClass), the position uploaded per step.
-  void FillKvSynthetic(int64_t n_pos) override;
+  void FillKvSynthetic(int64_t seq, int64_t n_pos) override;
   // Penalties and the best candidates on the device (kernels/cuda/logit_summary.h); only
   // the candidates and the chunks' softmax sums are downloaded. More candidates than
   // kTopKeysMaxK take the host path (the slice downloaded).
@@ -74,9 +72,10 @@ class CudaBackend final : public Backend {
   // While profiling, every step runs live (a replayed graph's kernels are not timed).
   void ProfileOps(bool on) override { timer_.Enable(on); }
   Expected<std::vector<OpTime>> OpTimes() override { return timer_.Collect(); }
-  Status RunStep(int32_t token, int32_t* token_dev, int64_t pos, bool may_replay,
-                 const std::function<Status()>& record) override;
-  // Graphs recorded so far (one per context class reached).
+  // The first step runs live (it sizes the scratch buffers); later ones replay a CUDA graph
+  // recorded once per row count and context class (StepContextClass).
+  Status RunStep(int64_t n_rows, int64_t max_pos, bool may_replay, const std::function<Status()>& record) override;
+  // Graphs recorded so far (one per row count and context class reached).
   size_t recorded_steps() const { return step_graphs_.size(); }
 
  private:
@@ -95,12 +94,17 @@ class CudaBackend final : public Backend {
   bool CheckCuda(cudaError_t error, std::string_view op);
   void LogMemoryPlan(std::string_view stage) const;
   Expected<cudaGraphExec_t> RecordStep(int64_t context_class, const std::function<Status()>& record);
-  // While recording a step: the device position ops read, else null.
   CudaOpTimer::Scope Timed(std::string_view op) { return {timer_, stream_, op, recording_class_ == 0}; }
-  const int64_t* recorded_pos() const { return recording_class_ > 0 ? step_pos_ : nullptr; }
-  // One layer's K (V) cache: [n_ctx, n_kv_head, head_dim] of kv_.storage.
-  uint8_t* KLayer(int64_t layer) const { return static_cast<uint8_t*>(k_cache_) + layer * kv_layer_bytes_; }
-  uint8_t* VLayer(int64_t layer) const { return static_cast<uint8_t*>(v_cache_) + layer * kv_layer_bytes_; }
+  // One layer's K (V) cache: [n_seq, n_ctx, n_kv_head, head_dim] of kv_.storage; a
+  // sequence's part of it: [n_ctx, n_kv_head, head_dim].
+  uint8_t* KLayer(int64_t layer, int64_t seq = 0) const {
+    return static_cast<uint8_t*>(k_cache_) + layer * kv_layer_bytes_ + seq * kv_seq_bytes_;
+  }
+  uint8_t* VLayer(int64_t layer, int64_t seq = 0) const {
+    return static_cast<uint8_t*>(v_cache_) + layer * kv_layer_bytes_ + seq * kv_seq_bytes_;
+  }
+  // Elements between two sequences' parts of a layer's cache.
+  int64_t KvSeqStride() const { return kv_.n_ctx * kv_.n_kv_head * kv_.head_dim; }
 
   int device_ = 0;
   ActivationRounding activations_ = ActivationRounding::kLikeGgml;
@@ -111,19 +115,18 @@ class CudaBackend final : public Backend {
   uint64_t weight_bytes_ = 0, kv_bytes_ = 0, workspace_bytes_ = 0, scratch_bytes_ = 0;
 
   KvShape kv_;
-  void* k_cache_ = nullptr;  // [n_layer, n_ctx, n_kv_head, head_dim] of kv_.storage
+  void* k_cache_ = nullptr;  // [n_layer, n_seq, n_ctx, n_kv_head, head_dim] of kv_.storage
   void* v_cache_ = nullptr;  // same
-  uint64_t kv_layer_bytes_ = 0;
+  uint64_t kv_layer_bytes_ = 0, kv_seq_bytes_ = 0;
 
   Scratch attention_scratch_;  // split-context partials (kernels/cuda/attention.h)
   Scratch moe_scratch_;        // expert FFN intermediates (kernels/cuda/moe_experts.h)
   Scratch summary_scratch_;    // sampling: candidate keys of two rounds, chunk stats, penalised ids
 
   // Recorded decode steps (RunStep).
-  int64_t* step_pos_ = nullptr;     // device int64: the position of the step being replayed
   int64_t recording_class_ = 0;     // > 0 while recording: the context class being recorded
   bool stepped_live_ = false;       // a step ran live, so every scratch buffer has its size
-  std::map<int64_t, cudaGraphExec_t> step_graphs_;  // by context class
+  std::map<std::pair<int64_t, int64_t>, cudaGraphExec_t> step_graphs_;  // by (rows, context class)
   CudaOpTimer timer_;  // ProfileOps
 };
 

@@ -42,6 +42,7 @@ Expected<std::unique_ptr<Engine>> Engine::Create(GgufModel model, std::unique_pt
                                                  const EngineOptions& options) {
   if (options.n_ctx < 1) return Status::Error("context length {} must be at least 1", options.n_ctx);
   if (options.n_batch < 1) return Status::Error("batch size {} must be at least 1", options.n_batch);
+  if (options.n_seq < 1) return Status::Error("{} parallel sequences: need at least 1", options.n_seq);
   if (static_cast<int>(plan.size()) != collective->size()) {
     return Status::Error("a plan for {} ranks on a group of {}", plan.size(), collective->size());
   }
@@ -60,15 +61,17 @@ Expected<std::unique_ptr<Engine>> Engine::Create(GgufModel model, std::unique_pt
   TANDEM_ASSIGN_OR_RETURN(ModelWeights mine, SliceWeights(full, e->config_, e->shard_));
   TANDEM_ASSIGN_OR_RETURN(e->weights_, e->backend_->PlaceWeights(mine));
   e->n_ctx_ = options.n_ctx;
-  e->n_batch_ = std::min(options.n_batch, options.n_ctx);
+  // A batched decode step's rows share the workspace of a prompt batch.
+  e->n_batch_ = std::max(std::min(options.n_batch, options.n_ctx), std::min(options.n_seq, kMaxStepRows));
+  e->n_past_.assign(static_cast<size_t>(options.n_seq), 0);
   e->rope_ = MakeRope(e->config_);
   TANDEM_TRY(e->backend_->CreateKvCache(KvShape{s.n_layer, options.n_ctx, e->shard_.n_kv_head, s.head_dim,
-                                                options.kv_storage}));
+                                                options.kv_storage, options.n_seq}));
   TANDEM_TRY(e->AllocateWorkspace());
   Log(Subsystem::kEngine)
-      .info("rank {} of {} on the {} backend: {} layers; KV cache {} positions = {:.1f} MiB; workspace {} tokens = "
-            "{:.1f} MiB",
-            e->shard_.rank, e->shard_.n_ranks, e->backend_->name(), s.n_layer, options.n_ctx,
+      .info("rank {} of {} on the {} backend: {} layers; KV cache {} x {} positions = {:.1f} MiB; workspace {} "
+            "tokens = {:.1f} MiB",
+            e->shard_.rank, e->shard_.n_ranks, e->backend_->name(), s.n_layer, options.n_seq, options.n_ctx,
             static_cast<double>(e->backend_->kv_bytes()) / (1 << 20), e->n_batch_,
             static_cast<double>(e->workspace_bytes_) / (1 << 20));
   return e;
@@ -87,7 +90,7 @@ Status Engine::AllocateWorkspace() {
     workspace_bytes_ += bytes;
     return Status::Ok();
   };
-  TANDEM_TRY(take(ws_.tokens, b));
+  TANDEM_TRY(take(ws_.rows, 3 * b));
   TANDEM_TRY(take(ws_.x, b * embd));
   TANDEM_TRY(take(ws_.xn, b * embd));
   TANDEM_TRY(take(ws_.q, b * q_dim));
@@ -113,68 +116,118 @@ void Engine::Observe(std::string_view name, int layer, const float* data, int64_
   }
 }
 
-Status Engine::FillContext(int64_t n_pos) {
+Status Engine::FillContext(int64_t n_pos, int64_t seq) {
+  if (seq < 0 || seq >= n_seq()) return Status::Error("sequence {} outside the {} of the KV cache", seq, n_seq());
   if (n_pos < 0 || n_pos >= n_ctx_) {
     return Status::Error("a synthetic context of {} positions does not fit the {} of the KV cache", n_pos, n_ctx_);
   }
-  backend_->FillKvSynthetic(n_pos);
-  n_past_ = n_pos;
+  backend_->FillKvSynthetic(seq, n_pos);
+  n_past_[seq] = n_pos;
   return Status::Ok();
 }
 
-Status Engine::Forward(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits) {
+Status Engine::Forward(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits, int64_t seq) {
   logits.clear();
-  return ForwardAll(tokens, all_logits, &logits);
+  return ForwardAll(seq, tokens, all_logits, &logits);
 }
 
-Status Engine::Step(std::span<const int32_t> tokens) { return ForwardAll(tokens, false, nullptr); }
+Status Engine::Step(std::span<const int32_t> tokens, int64_t seq) { return ForwardAll(seq, tokens, false, nullptr); }
 
-Expected<SliceSummary> Engine::SummarizeLogits(const SamplingParams& params, std::span<const int32_t> history) {
-  return backend_->SummarizeLogits(params, ws_.logits, shard_.n_vocab, shard_.vocab_begin, history);
-}
-
-Status Engine::DownloadLogits(std::vector<float>& logits) {
-  logits.clear();
-  return AppendLogits(1, logits);
-}
-
-Status Engine::ForwardAll(std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits) {
-  const int64_t n = static_cast<int64_t>(tokens.size());
-  if (n == 0) return Status::Error("no tokens to run");
-  if (n_past_ + n > n_ctx_) {
-    return Status::Error("context full: {} cached + {} new tokens exceed the {} positions of the KV cache", n_past_,
-                         n, n_ctx_);
+Status Engine::StepBatch(std::span<const SeqToken> rows) {
+  const int64_t n = static_cast<int64_t>(rows.size());
+  if (n < 1 || n > kMaxStepRows) return Status::Error("a decode step of {} rows: 1 to {} are possible", n, kMaxStepRows);
+  std::vector<int32_t> tokens, seqs, pos;
+  for (const SeqToken& r : rows) {
+    if (r.seq < 0 || r.seq >= n_seq()) {
+      return Status::Error("sequence {} outside the {} of the KV cache", r.seq, n_seq());
+    }
+    if (std::find(seqs.begin(), seqs.end(), r.seq) != seqs.end()) {
+      return Status::Error("sequence {} appears twice in one decode step", r.seq);
+    }
+    if (n_past_[r.seq] >= n_ctx_) {
+      return Status::Error("context full: sequence {} holds all {} positions of the KV cache", r.seq, n_ctx_);
+    }
+    tokens.push_back(r.token);
+    seqs.push_back(static_cast<int32_t>(r.seq));
+    pos.push_back(static_cast<int32_t>(n_past_[r.seq]));
   }
+  TANDEM_TRY(CheckTokens(tokens));
+  const RowPlaces places = UploadRows(tokens, seqs, pos);
+  auto forward = [&]() -> Status {
+    TANDEM_TRY(Blocks(places));
+    LmHeadProducts(0, n);
+    return Status::Ok();
+  };
+  // Without an observer (which downloads), the backend may record the step once and
+  // replay it (CUDA graphs).
+  TANDEM_TRY(observer_ ? forward() : backend_->RunStep(n, places.ctx_bound - 1, collective_->capturable(), forward));
+  for (const SeqToken& r : rows) n_past_[r.seq] += 1;
+  return Status::Ok();
+}
+
+Expected<SliceSummary> Engine::SummarizeLogits(const SamplingParams& params, std::span<const int32_t> history,
+                                               int64_t row) {
+  if (row < 0 || row >= kLogitRows) return Status::Error("logit row {} of {}", row, kLogitRows);
+  return backend_->SummarizeLogits(params, ws_.logits + row * shard_.n_vocab, shard_.n_vocab, shard_.vocab_begin,
+                                   history);
+}
+
+Status Engine::DownloadLogits(std::vector<float>& logits, int64_t row) {
+  if (row < 0 || row >= kLogitRows) return Status::Error("logit row {} of {}", row, kLogitRows);
+  logits.resize(static_cast<size_t>(shard_.n_vocab));
+  return backend_->Download(ws_.logits + row * shard_.n_vocab, logits.data(), logits.size() * sizeof(float));
+}
+
+Status Engine::CheckTokens(std::span<const int32_t> tokens) const {
   const int64_t n_vocab = config_.shape.n_vocab;
-  for (int64_t t = 0; t < n; ++t) {
+  for (size_t t = 0; t < tokens.size(); ++t) {
     if (tokens[t] < 0 || tokens[t] >= n_vocab) {
       return Status::Error("token id {} at index {} is outside the vocabulary of {}", tokens[t], t, n_vocab);
     }
   }
+  return Status::Ok();
+}
+
+// ws_.rows for n rows: tokens [0, n), sequences [n, 2n), positions [2n, 3n).
+RowPlaces Engine::UploadRows(std::span<const int32_t> tokens, std::span<const int32_t> seq,
+                             std::span<const int32_t> pos) {
+  const size_t n = tokens.size();
+  row_data_.resize(3 * n);
+  std::copy(tokens.begin(), tokens.end(), row_data_.begin());
+  std::copy(seq.begin(), seq.end(), row_data_.begin() + n);
+  std::copy(pos.begin(), pos.end(), row_data_.begin() + 2 * n);
+  backend_->Upload(row_data_.data(), ws_.rows, row_data_.size() * sizeof(int32_t));
+  return RowPlaces{ws_.rows + n, ws_.rows + 2 * n, static_cast<int64_t>(n), *std::max_element(pos.begin(), pos.end()) + 1};
+}
+
+Status Engine::ForwardAll(int64_t seq, std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits) {
+  const int64_t n = static_cast<int64_t>(tokens.size());
+  if (n == 0) return Status::Error("no tokens to run");
+  if (seq < 0 || seq >= n_seq()) return Status::Error("sequence {} outside the {} of the KV cache", seq, n_seq());
+  if (n_past_[seq] + n > n_ctx_) {
+    return Status::Error("context full: {} cached + {} new tokens exceed the {} positions of the KV cache",
+                         n_past_[seq], n, n_ctx_);
+  }
+  TANDEM_TRY(CheckTokens(tokens));
   for (int64_t first = 0; first < n; first += n_batch_) {
     const int64_t m = std::min(n_batch_, n - first);
-    TANDEM_TRY(ForwardBatch(tokens.subspan(first, m), all_logits, first + m == n, logits));
+    TANDEM_TRY(ForwardBatch(seq, tokens.subspan(first, m), all_logits, first + m == n, logits));
   }
   return Status::Ok();
 }
 
-Status Engine::ForwardBatch(std::span<const int32_t> tokens, bool all_logits, bool last_batch,
+Status Engine::ForwardBatch(int64_t seq, std::span<const int32_t> tokens, bool all_logits, bool last_batch,
                             std::vector<float>* logits) {
   const int64_t n = static_cast<int64_t>(tokens.size());
-  const bool want_logits = all_logits || last_batch;
-  if (n == 1 && !observer_) {
-    // A decode step: the backend may record it once and replay it (CUDA graphs).
-    TANDEM_TRY(backend_->RunStep(tokens[0], ws_.tokens, n_past_, collective_->capturable(), [&]() -> Status {
-      TANDEM_TRY(Blocks(1));
-      if (want_logits) LmHeadProducts(0, 1);
-      return Status::Ok();
-    }));
-    n_past_ += 1;
-    return want_logits && logits != nullptr ? AppendLogits(1, *logits) : Status::Ok();
+  if (n == 1 && (all_logits || last_batch)) {  // a decode step
+    const SeqToken row{seq, tokens[0]};
+    TANDEM_TRY(StepBatch(std::span(&row, 1)));
+    return logits != nullptr ? AppendLogits(1, *logits) : Status::Ok();
   }
-  backend_->Upload(tokens.data(), ws_.tokens, tokens.size_bytes());
-  TANDEM_TRY(Blocks(n));
-  n_past_ += n;
+  std::vector<int32_t> seqs(static_cast<size_t>(n), static_cast<int32_t>(seq)), pos(static_cast<size_t>(n));
+  for (int64_t t = 0; t < n; ++t) pos[t] = static_cast<int32_t>(n_past_[seq] + t);
+  TANDEM_TRY(Blocks(UploadRows(tokens, seqs, pos)));
+  n_past_[seq] += n;
   if (all_logits) {
     for (int64_t first = 0; first < n; first += kLogitRows) {
       const int64_t rows = std::min(kLogitRows, n - first);
@@ -188,13 +241,15 @@ Status Engine::ForwardBatch(std::span<const int32_t> tokens, bool all_logits, bo
   return Status::Ok();
 }
 
-// The embedding and every layer for the n tokens in ws_.tokens at positions n_past_ ...
-Status Engine::Blocks(int64_t n) {
+// The embedding and every layer for the rows' tokens (the first n_rows of ws_.rows) at
+// their places.
+Status Engine::Blocks(const RowPlaces& rows) {
   const ModelShape& s = config_.shape;
-  backend_->Embed(weights_.token_embd, ws_.tokens, n, ws_.x);
+  const int64_t n = rows.n_rows;
+  backend_->Embed(weights_.token_embd, ws_.rows, n, ws_.x);
   Observe("embd", -1, ws_.x, n, s.n_embd);
   for (int l = 0; l < static_cast<int>(s.n_layer); ++l) {
-    TANDEM_TRY(Attention(l, n));
+    TANDEM_TRY(Attention(l, rows));
     TANDEM_TRY(Moe(l, n));
     Observe("layer_out", l, ws_.x, n, s.n_embd);
   }
@@ -241,8 +296,9 @@ Status Engine::GatherLogits(std::span<const float> mine, int64_t rows, std::vect
   return Status::Ok();
 }
 
-Status Engine::Attention(int layer, int64_t n) {
+Status Engine::Attention(int layer, const RowPlaces& rows) {
   const ModelShape& s = config_.shape;
+  const int64_t n = rows.n_rows;
   const LayerWeights& w = weights_.layers[layer];
   Backend& b = *backend_;
   const int64_t embd = s.n_embd, hd = s.head_dim, n_head = shard_.n_head(s), n_kv_head = shard_.n_kv_head;
@@ -261,10 +317,10 @@ Status Engine::Attention(int layer, int64_t n) {
   if (!per_head_norm) TANDEM_TRY(WholeQkNorm(w, n));
   const WeightVector no_norm{};
   b.HeadNormRopeStore(layer, rope_, per_head_norm ? w.q_norm : no_norm, per_head_norm ? w.k_norm : no_norm,
-                      s.rms_eps, ws_.q, ws_.k, ws_.v, n, n_head, n_kv_head, hd, n_past_);
+                      s.rms_eps, ws_.q, ws_.k, ws_.v, n_head, n_kv_head, hd, rows);
   Observe("q_rope", layer, ws_.q, n, q_dim);
   Observe("k_rope", layer, ws_.k, n, kv_dim);
-  b.Attention(layer, ws_.q, n, n_head, n_past_, ws_.attn);
+  b.Attention(layer, ws_.q, n_head, rows, ws_.attn);
   Observe("attn", layer, ws_.attn, n, q_dim);
   b.MatMul(w.wo, ws_.attn, n, ws_.block_out);
   TANDEM_TRY(collective_->AllReduceSum(ws_.block_out, n * embd));

@@ -1,8 +1,10 @@
 // The forward pass of one model's shard, written once over a Backend: embedding, the
 // blocks (attention, mixture of experts), final norm and LM head, with the collectives
-// that join the ranks' partial results (engine/shard.h says what a rank holds). One
-// sequence; prompts run as batches of up to n_batch tokens per op, decode one token at a
-// time; the KV cache grows by each call. Activations live in a workspace sized at load.
+// that join the ranks' partial results (engine/shard.h says what a rank holds). The KV
+// cache holds n_seq sequences; a prompt runs as batches of up to n_batch tokens of one
+// sequence per op, and a decode step runs one token of each of up to kMaxStepRows
+// sequences together (each weight read once for all of them). Activations live in a
+// workspace sized at load.
 #pragma once
 
 #include <cstdint>
@@ -25,8 +27,9 @@
 namespace tandem {
 
 struct EngineOptions {
-  int64_t n_ctx = 4096;    // KV cache positions
+  int64_t n_ctx = 4096;    // KV cache positions of each sequence
   int64_t n_batch = 256;   // most prompt tokens per forward step
+  int64_t n_seq = 1;       // sequences the KV cache holds (parallel slots)
   KvStorage kv_storage = KvStorage::kF16;
   int n_threads = 0;       // CPU backend threads; 0: all cores
   // Round activations like ggml before each quantized product (int8 per block, as
@@ -45,6 +48,12 @@ struct EngineOptions {
 using TensorObserver =
     std::function<void(std::string_view name, int layer, const float* data, int64_t n_tokens, int64_t n)>;
 
+// One row of a batched decode step: the next token of sequence `seq`.
+struct SeqToken {
+  int64_t seq = 0;
+  int32_t token = 0;
+};
+
 class Engine {
  public:
   // Opens the GGUF at `path` and runs all of it on the CPU backend as one rank.
@@ -60,28 +69,39 @@ class Engine {
   Backend& backend() { return *backend_; }
   Collective& collective() { return *collective_; }
   const Shard& shard() const { return shard_; }
+  static constexpr int64_t kMaxStepRows = 8;  // sequences one batched decode step takes
+
   int64_t n_ctx() const { return n_ctx_; }
-  int64_t n_past() const { return n_past_; }
+  int64_t n_seq() const { return static_cast<int64_t>(n_past_.size()); }
+  // Positions sequence `seq` holds.
+  int64_t n_past(int64_t seq = 0) const { return n_past_.at(static_cast<size_t>(seq)); }
   uint64_t workspace_bytes() const { return workspace_bytes_; }
-  void Reset() { n_past_ = 0; }
-  // Benchmarks: the cache holds n_pos positions of synthetic keys and values (no prefill;
-  // Backend::FillKvSynthetic) and the next Forward continues at position n_pos.
-  Status FillContext(int64_t n_pos);
+  // Empties sequence `seq` (its cache is overwritten from position 0).
+  void Reset(int64_t seq = 0) { n_past_.at(static_cast<size_t>(seq)) = 0; }
+  // Benchmarks: sequence `seq` holds n_pos positions of synthetic keys and values (no
+  // prefill; Backend::FillKvSynthetic) and its next Forward continues at position n_pos.
+  Status FillContext(int64_t n_pos, int64_t seq = 0);
   void SetObserver(TensorObserver observer) { observer_ = std::move(observer); }
 
-  // Runs `tokens` at positions n_past() .. n_past() + n - 1 and appends them to the cache.
-  // Every rank runs the same tokens. logits: this rank's vocabulary slice (shard()
-  // vocab_begin, n_vocab; the whole vocabulary on one rank), [n, shard n_vocab] when
-  // all_logits, else the last token's row.
-  Status Forward(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits);
-  // Forward of `tokens` whose last logits stay in the backend, for SummarizeLogits (and
-  // DownloadLogits when the summaries cannot decide the token).
-  Status Step(std::span<const int32_t> tokens);
-  // This rank's summary of the last Step's logits for a sampling step, penalised for
-  // `history` in place (Backend::SummarizeLogits).
-  Expected<SliceSummary> SummarizeLogits(const SamplingParams& params, std::span<const int32_t> history);
-  // The last Step's logits as they are now (penalised once SummarizeLogits ran).
-  Status DownloadLogits(std::vector<float>& logits);
+  // Runs `tokens` at positions n_past(seq) .. + n - 1 of sequence `seq` and appends them
+  // to its cache. Every rank runs the same tokens. logits: this rank's vocabulary slice
+  // (shard() vocab_begin, n_vocab; the whole vocabulary on one rank), [n, shard n_vocab]
+  // when all_logits, else the last token's row.
+  Status Forward(std::span<const int32_t> tokens, bool all_logits, std::vector<float>& logits, int64_t seq = 0);
+  // Forward of `tokens` whose last logits stay in the backend (logit row 0), for
+  // SummarizeLogits (and DownloadLogits when the summaries cannot decide the token).
+  Status Step(std::span<const int32_t> tokens, int64_t seq = 0);
+  // One decode step of several sequences: row r runs rows[r].token at the next position of
+  // sequence rows[r].seq (distinct sequences, 1..kMaxStepRows rows); the logits of row r
+  // stay in the backend as logit row r.
+  Status StepBatch(std::span<const SeqToken> rows);
+  // This rank's summary of logit row `row` of the last Step / StepBatch for a sampling
+  // step, penalised for `history` in place (Backend::SummarizeLogits).
+  Expected<SliceSummary> SummarizeLogits(const SamplingParams& params, std::span<const int32_t> history,
+                                         int64_t row = 0);
+  // Logit row `row` of the last Step / StepBatch as it is now (penalised once
+  // SummarizeLogits ran).
+  Status DownloadLogits(std::vector<float>& logits, int64_t row = 0);
   // Every rank's slices of `rows` rows of logits joined on rank 0: whole [rows, n_vocab];
   // other ranks get whole empty. Every rank must call it.
   Status GatherLogits(std::span<const float> mine, int64_t rows, std::vector<float>& whole);
@@ -90,7 +110,7 @@ class Engine {
   // Activations for n_batch tokens, in the backend's memory.
   struct Workspace {
     // Head counts are this shard's: q heads n_head, KV heads n_kv_head.
-    int32_t* tokens = nullptr;          // [n_batch]
+    int32_t* rows = nullptr;            // [3, n_batch] a step's tokens, sequences, positions (RowData)
     float* x = nullptr;                 // [n_batch, n_embd] the residual stream
     float* xn = nullptr;                // [n_batch, n_embd] x normalised
     float* q = nullptr;                 // [n_batch, n_head * head_dim]
@@ -105,15 +125,19 @@ class Engine {
     float* logits = nullptr;            // [kLogitRows, shard n_vocab]
     float* logits_row = nullptr;        // [n_vocab] one row gathered from every rank (rank 0)
   };
-  static constexpr int64_t kLogitRows = 8;  // LM head rows per product when all logits are asked
+  static constexpr int64_t kLogitRows = kMaxStepRows;  // LM head rows per product
 
   Engine() = default;
   Status AllocateWorkspace();
+  // Uploads the n rows' tokens and places (one copy) and returns the places.
+  RowPlaces UploadRows(std::span<const int32_t> tokens, std::span<const int32_t> seq, std::span<const int32_t> pos);
   // logits null: the last row's logits stay in ws_.logits.
-  Status ForwardBatch(std::span<const int32_t> tokens, bool all_logits, bool last_batch, std::vector<float>* logits);
-  Status ForwardAll(std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits);
-  Status Blocks(int64_t n);
-  Status Attention(int layer, int64_t n);
+  Status ForwardBatch(int64_t seq, std::span<const int32_t> tokens, bool all_logits, bool last_batch,
+                      std::vector<float>* logits);
+  Status ForwardAll(int64_t seq, std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits);
+  Status CheckTokens(std::span<const int32_t> tokens) const;
+  Status Blocks(const RowPlaces& rows);
+  Status Attention(int layer, const RowPlaces& rows);
   Status WholeQkNorm(const LayerWeights& w, int64_t n);
   Status Moe(int layer, int64_t n);
   void LmHeadProducts(int64_t first, int64_t rows);
@@ -133,7 +157,8 @@ class Engine {
   RopeParams rope_;
   TensorObserver observer_;
   std::vector<float> observed_;  // host copy of an observed tensor
-  int64_t n_past_ = 0;
+  std::vector<int32_t> row_data_;  // host staging of ws_.rows
+  std::vector<int64_t> n_past_;  // [n_seq] positions each sequence holds
 };
 
 }  // namespace tandem

@@ -1,7 +1,7 @@
 // How the ranks of a sharded engine run requests together without a per-token control
-// message: rank 0 (the leader) broadcasts a small header and the prompt through the
-// collective, then every rank runs the same Generate, in which the leader broadcasts each
-// sampled token. The other ranks sit in FollowLeader between requests.
+// message: rank 0 (the leader) drives a SequenceBatch (engine/sequence_batch.h), whose
+// iterations it broadcasts through the collective; the other ranks follow them in
+// FollowLeader, also between requests.
 #pragma once
 
 #include <cstdint>
@@ -28,8 +28,8 @@ Expected<GenerateStats> LeadGenerate(Engine& engine, std::span<const int32_t> pr
 // Rank 0: tells the other ranks to return from FollowLeader.
 Status LeadShutdown(Engine& engine);
 
-// Ranks 1..n-1: runs the leader's requests until it shuts the group down (Ok) or a
-// collective fails (the error).
+// Ranks 1..n-1: runs the leader's iterations (one request or several at once) until it
+// shuts the group down (Ok) or a collective fails (the error).
 Status FollowLeader(Engine& engine);
 
 }  // namespace tandem

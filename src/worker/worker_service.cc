@@ -94,6 +94,7 @@ grpc::Status WorkerService::LoadShard(grpc::ServerContext*, const cluster::v1::L
   if (!model.ok()) return fail(model.status());
   EngineOptions options;
   options.n_ctx = request->context_length();
+  options.n_seq = std::max<int64_t>(1, request->parallel_sequences());
   options.kv_storage = request->kv_type() == "f32" ? KvStorage::kF32 : KvStorage::kF16;
   CpuBackendOptions cpu;
   cpu.n_threads = request->threads() > 0 ? request->threads() : options_.n_threads;

@@ -7,7 +7,9 @@
 // Without a CUDA device every test skips with the reason.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <initializer_list>
 #include <cstring>
 #include <random>
 #include <string>
@@ -336,59 +338,95 @@ TEST(CudaOps, RopeMatchesCpu) {
 
 // --- KV store + attention ---------------------------------------------------------------
 
+// Where a case's rows sit: a prompt (n_tokens rows of sequence 0 from pos0 on), or a
+// batched decode step (row r of sequence r at decode_pos[r]).
+struct Rows {
+  std::vector<int32_t> seq, pos;
+  int64_t n() const { return static_cast<int64_t>(seq.size()); }
+  int64_t ctx_bound() const { return *std::max_element(pos.begin(), pos.end()) + 1; }
+  int64_t n_seq() const { return *std::max_element(seq.begin(), seq.end()) + 1; }
+  RowPlaces On(const int32_t* seq_mem, const int32_t* pos_mem) const { return {seq_mem, pos_mem, n(), ctx_bound()}; }
+};
+
+Rows PromptRows(int64_t pos0, int64_t n_tokens) {
+  Rows r;
+  for (int64_t t = 0; t < n_tokens; ++t) r.seq.push_back(0), r.pos.push_back(static_cast<int32_t>(pos0 + t));
+  return r;
+}
+
+Rows DecodeRows(std::initializer_list<int32_t> pos) {
+  Rows r;
+  for (int32_t p : pos) r.seq.push_back(static_cast<int32_t>(r.seq.size())), r.pos.push_back(p);
+  return r;
+}
+
 TEST(CudaOps, StoreKvAndAttentionMatchCpu) {
   SKIP_WITHOUT_CUDA_DEVICE();
   struct Case {
     const char* what;
     int64_t n_head, n_kv_head, head_dim;
     KvStorage storage;
-    int64_t pos0, n_tokens;
+    Rows rows;
   };
   const Case cases[] = {
-      {"qwen3 decode, 1st position", 32, 4, 128, KvStorage::kF16, 0, 1},
-      {"qwen3 decode at 37", 32, 4, 128, KvStorage::kF16, 37, 1},
-      {"qwen3 decode at 1000", 32, 4, 128, KvStorage::kF16, 1000, 1},
-      {"qwen3 decode at 4100 (32 splits)", 32, 4, 128, KvStorage::kF16, 4100, 1},
-      {"minimax decode at 2999", 48, 8, 128, KvStorage::kF16, 2999, 1},
-      {"minimax decode at 9000, f32 cache", 48, 8, 128, KvStorage::kF32, 9000, 1},
-      {"qwen3 prompt of 20 at 0", 32, 4, 128, KvStorage::kF16, 0, 20},
-      {"minimax prompt of 9 at 300, f32", 48, 8, 128, KvStorage::kF32, 300, 9},
-      {"minimax prompt of 64 at 5000", 48, 8, 128, KvStorage::kF16, 5000, 64},
-      {"odd: 6/2 heads x 80, f32", 6, 2, 80, KvStorage::kF32, 5, 3},
-      {"odd: MHA 3/3 x 64", 3, 3, 64, KvStorage::kF16, 129, 2},
+      {"qwen3 decode, 1st position", 32, 4, 128, KvStorage::kF16, PromptRows(0, 1)},
+      {"qwen3 decode at 37", 32, 4, 128, KvStorage::kF16, PromptRows(37, 1)},
+      {"qwen3 decode at 1000", 32, 4, 128, KvStorage::kF16, PromptRows(1000, 1)},
+      {"qwen3 decode at 4100 (32 splits)", 32, 4, 128, KvStorage::kF16, PromptRows(4100, 1)},
+      {"minimax decode at 2999", 48, 8, 128, KvStorage::kF16, PromptRows(2999, 1)},
+      {"minimax decode at 9000, f32 cache", 48, 8, 128, KvStorage::kF32, PromptRows(9000, 1)},
+      {"qwen3 prompt of 20 at 0", 32, 4, 128, KvStorage::kF16, PromptRows(0, 20)},
+      {"minimax prompt of 9 at 300, f32", 48, 8, 128, KvStorage::kF32, PromptRows(300, 9)},
+      {"minimax prompt of 64 at 5000", 48, 8, 128, KvStorage::kF16, PromptRows(5000, 64)},
+      {"odd: 6/2 heads x 80, f32", 6, 2, 80, KvStorage::kF32, PromptRows(5, 3)},
+      {"odd: MHA 3/3 x 64", 3, 3, 64, KvStorage::kF16, PromptRows(129, 2)},
+      {"qwen3 batch of 3 sequences at 0, 700, 37", 32, 4, 128, KvStorage::kF16, DecodeRows({0, 700, 37})},
+      {"minimax batch of 8 sequences, f32", 48, 8, 128, KvStorage::kF32,
+       DecodeRows({5, 4000, 63, 64, 1, 999, 2500, 128})},
   };
   uint32_t seed = 700;
   for (const Case& c : cases) {
-    const int64_t n_ctx = c.pos0 + c.n_tokens, kv_dim = c.n_kv_head * c.head_dim, layers = 2, layer = 1;
-    const KvShape shape{layers, n_ctx, c.n_kv_head, c.head_dim, c.storage};
-    // Layer 0 holds other values, so a kernel reading the wrong layer fails.
+    const int64_t n_ctx = c.rows.ctx_bound(), n_seq = c.rows.n_seq(), kv_dim = c.n_kv_head * c.head_dim;
+    const int64_t layers = 2, layer = 1, n_rows = c.rows.n();
+    const KvShape shape{layers, n_ctx, c.n_kv_head, c.head_dim, c.storage, n_seq};
+    // Layer 0 holds other values, and so does each sequence, so a kernel reading the wrong
+    // layer or sequence fails.
     const std::vector<float> k0 = RandomFloats(n_ctx * kv_dim, ++seed, -2.0f, 2.0f);
-    const std::vector<float> k = RandomFloats(n_ctx * kv_dim, ++seed, -2.0f, 2.0f);
-    const std::vector<float> v = RandomFloats(n_ctx * kv_dim, ++seed);
-    const std::vector<float> q = RandomFloats(c.n_tokens * c.n_head * c.head_dim, ++seed, -2.0f, 2.0f);
-    const int64_t q_n = c.n_tokens * c.n_head * c.head_dim;
+    std::vector<std::vector<float>> k, v;
+    for (int64_t s = 0; s < n_seq; ++s) {
+      k.push_back(RandomFloats(n_ctx * kv_dim, ++seed, -2.0f, 2.0f));
+      v.push_back(RandomFloats(n_ctx * kv_dim, ++seed));
+    }
+    const std::vector<float> q = RandomFloats(n_rows * c.n_head * c.head_dim, ++seed, -2.0f, 2.0f);
+    const int64_t q_n = n_rows * c.n_head * c.head_dim;
 
     CpuBackend cpu = MakeCpu();
     ASSERT_TRUE(cpu.CreateKvCache(shape).ok());
-    cpu.StoreKv(0, 0, n_ctx, k0.data(), k0.data());
-    cpu.StoreKv(layer, 0, n_ctx, k.data(), v.data());
+    for (int64_t s = 0; s < n_seq; ++s) {
+      cpu.StoreKv(0, s, 0, n_ctx, k0.data(), k0.data());
+      cpu.StoreKv(layer, s, 0, n_ctx, k[s].data(), v[s].data());
+    }
     std::vector<float> want(static_cast<size_t>(q_n));
-    cpu.Attention(layer, q.data(), c.n_tokens, c.n_head, c.pos0, want.data());
+    cpu.Attention(layer, q.data(), c.n_head, c.rows.On(c.rows.seq.data(), c.rows.pos.data()), want.data());
 
     auto gpu = MakeCudaBackend();
     ASSERT_TRUE(gpu);
     ASSERT_TRUE(gpu->CreateKvCache(shape).ok());
     const float* d_k0 = ToDevice(*gpu, k0);
-    gpu->StoreKv(0, 0, n_ctx, d_k0, d_k0);
-    // The prompt's earlier positions in one call, the last n_tokens in another (like a decode).
-    const float* d_k = ToDevice(*gpu, k);
-    const float* d_v = ToDevice(*gpu, v);
-    gpu->StoreKv(layer, 0, c.pos0, d_k, d_v);
-    gpu->StoreKv(layer, c.pos0, c.n_tokens, d_k + c.pos0 * kv_dim, d_v + c.pos0 * kv_dim);
+    for (int64_t s = 0; s < n_seq; ++s) {
+      gpu->StoreKv(0, s, 0, n_ctx, d_k0, d_k0);
+      // The positions before the first row in one call, the rest in another (like a decode).
+      const int64_t split = c.rows.pos[0];
+      const float* d_k = ToDevice(*gpu, k[s]);
+      const float* d_v = ToDevice(*gpu, v[s]);
+      gpu->StoreKv(layer, s, 0, split, d_k, d_v);
+      gpu->StoreKv(layer, s, split, n_ctx - split, d_k + split * kv_dim, d_v + split * kv_dim);
+    }
     float* d_out = PoisonedDevice<float>(*gpu, q_n);
-    gpu->Attention(layer, ToDevice(*gpu, q), c.n_tokens, c.n_head, c.pos0, d_out);
+    const RowPlaces places = c.rows.On(ToDevice(*gpu, c.rows.seq), ToDevice(*gpu, c.rows.pos));
+    gpu->Attention(layer, ToDevice(*gpu, q), c.n_head, places, d_out);
     const double err = NormalisedError(want, FromDevice(*gpu, d_out, q_n));
-    const std::string name = Shape(c.what, {c.n_tokens, c.n_head, c.head_dim});
+    const std::string name = Shape(c.what, {n_rows, c.n_head, c.head_dim});
     Report("attention", name, err, kSumOrderBound);
     EXPECT_LE(err, kSumOrderBound) << name;
   }
@@ -404,13 +442,16 @@ TEST(CudaOps, HeadNormRopeStoreMatchesCpu) {
     int64_t n_head, n_kv_head, head_dim, n_rot;
     bool norms, yarn;
     KvStorage storage;
-    int64_t pos0, n_tokens;
+    Rows rows;
   };
   const Case cases[] = {
-      {"qwen3 per-head norms, decode at 37", 32, 4, 128, 128, true, false, KvStorage::kF16, 37, 1},
-      {"qwen3 per-head norms, prompt of 9 at 0", 32, 4, 128, 128, true, false, KvStorage::kF16, 0, 9},
-      {"minimax no norms, n_rot 64, 3 at 1000, f32", 48, 8, 128, 64, false, false, KvStorage::kF32, 1000, 3},
-      {"odd: 6/2 x 80, n_rot 32, YaRN, norms", 6, 2, 80, 32, true, true, KvStorage::kF16, 5, 2},
+      {"qwen3 per-head norms, decode at 37", 32, 4, 128, 128, true, false, KvStorage::kF16, PromptRows(37, 1)},
+      {"qwen3 per-head norms, prompt of 9 at 0", 32, 4, 128, 128, true, false, KvStorage::kF16, PromptRows(0, 9)},
+      {"minimax no norms, n_rot 64, 3 at 1000, f32", 48, 8, 128, 64, false, false, KvStorage::kF32,
+       PromptRows(1000, 3)},
+      {"odd: 6/2 x 80, n_rot 32, YaRN, norms", 6, 2, 80, 32, true, true, KvStorage::kF16, PromptRows(5, 2)},
+      {"qwen3 batch of 4 sequences at 40, 3, 0, 90", 32, 4, 128, 128, true, false, KvStorage::kF16,
+       DecodeRows({40, 3, 0, 90})},
   };
   uint32_t seed = 750;
   for (const Case& c : cases) {
@@ -422,42 +463,48 @@ TEST(CudaOps, HeadNormRopeStoreMatchesCpu) {
       rope.yarn.original_context = 4096;
       rope.yarn.ext_factor = 1.0f;
     }
-    const int64_t n_ctx = c.pos0 + c.n_tokens, hd = c.head_dim, kv_dim = c.n_kv_head * hd, layer = 1;
-    const KvShape shape{2, n_ctx, c.n_kv_head, hd, c.storage};
-    const std::vector<float> k_before = RandomFloats(std::max<int64_t>(c.pos0, 1) * kv_dim, ++seed, -2.0f, 2.0f);
-    const std::vector<float> v_before = RandomFloats(std::max<int64_t>(c.pos0, 1) * kv_dim, ++seed);
-    const std::vector<float> q = RandomFloats(c.n_tokens * c.n_head * hd, ++seed, -2.0f, 2.0f);
-    const std::vector<float> k = RandomFloats(c.n_tokens * kv_dim, ++seed, -2.0f, 2.0f);
-    const std::vector<float> v = RandomFloats(c.n_tokens * kv_dim, ++seed);
+    const int64_t n_ctx = c.rows.ctx_bound(), n_seq = c.rows.n_seq(), n_rows = c.rows.n();
+    const int64_t hd = c.head_dim, kv_dim = c.n_kv_head * hd, layer = 1;
+    const KvShape shape{2, n_ctx, c.n_kv_head, hd, c.storage, n_seq};
+    // Each sequence's positions before its first row, stored beforehand.
+    const std::vector<float> k_before = RandomFloats(n_ctx * kv_dim, ++seed, -2.0f, 2.0f);
+    const std::vector<float> v_before = RandomFloats(n_ctx * kv_dim, ++seed);
+    const std::vector<float> q = RandomFloats(n_rows * c.n_head * hd, ++seed, -2.0f, 2.0f);
+    const std::vector<float> k = RandomFloats(n_rows * kv_dim, ++seed, -2.0f, 2.0f);
+    const std::vector<float> v = RandomFloats(n_rows * kv_dim, ++seed);
     const std::vector<float> q_norm = RandomFloats(hd, ++seed, 0.5f, 1.5f);
     const std::vector<float> k_norm = RandomFloats(hd, ++seed, 0.5f, 1.5f);
     const int64_t q_n = static_cast<int64_t>(q.size()), k_n = static_cast<int64_t>(k.size());
 
     CpuBackend cpu = MakeCpu();
     ASSERT_TRUE(cpu.CreateKvCache(shape).ok());
-    if (c.pos0 > 0) cpu.StoreKv(layer, 0, c.pos0, k_before.data(), v_before.data());
+    for (int64_t s = 0; s < n_seq; ++s) cpu.StoreKv(layer, s, 0, n_ctx, k_before.data(), v_before.data());
     std::vector<float> want_q = q, want_k = k;
     const WeightVector cpu_qn = c.norms ? WeightVector{q_norm.data(), hd} : WeightVector{};
     const WeightVector cpu_kn = c.norms ? WeightVector{k_norm.data(), hd} : WeightVector{};
-    cpu.HeadNormRopeStore(layer, rope, cpu_qn, cpu_kn, 1e-6f, want_q.data(), want_k.data(), v.data(), c.n_tokens,
-                          c.n_head, c.n_kv_head, hd, c.pos0);
+    const RowPlaces cpu_rows = c.rows.On(c.rows.seq.data(), c.rows.pos.data());
+    cpu.HeadNormRopeStore(layer, rope, cpu_qn, cpu_kn, 1e-6f, want_q.data(), want_k.data(), v.data(), c.n_head,
+                          c.n_kv_head, hd, cpu_rows);
     std::vector<float> want_attn(static_cast<size_t>(q_n));
-    cpu.Attention(layer, want_q.data(), c.n_tokens, c.n_head, c.pos0, want_attn.data());
+    cpu.Attention(layer, want_q.data(), c.n_head, cpu_rows, want_attn.data());
 
     auto gpu = MakeCudaBackend();
     ASSERT_TRUE(gpu);
     ASSERT_TRUE(gpu->CreateKvCache(shape).ok());
-    if (c.pos0 > 0) gpu->StoreKv(layer, 0, c.pos0, ToDevice(*gpu, k_before), ToDevice(*gpu, v_before));
+    const float* d_k_before = ToDevice(*gpu, k_before);
+    const float* d_v_before = ToDevice(*gpu, v_before);
+    for (int64_t s = 0; s < n_seq; ++s) gpu->StoreKv(layer, s, 0, n_ctx, d_k_before, d_v_before);
     float* d_q = ToDevice(*gpu, q);
     float* d_k = ToDevice(*gpu, k);
     const WeightVector gpu_qn = c.norms ? WeightVector{ToDevice(*gpu, q_norm), hd} : WeightVector{};
     const WeightVector gpu_kn = c.norms ? WeightVector{ToDevice(*gpu, k_norm), hd} : WeightVector{};
-    gpu->HeadNormRopeStore(layer, rope, gpu_qn, gpu_kn, 1e-6f, d_q, d_k, ToDevice(*gpu, v), c.n_tokens, c.n_head,
-                           c.n_kv_head, hd, c.pos0);
+    const RowPlaces gpu_rows = c.rows.On(ToDevice(*gpu, c.rows.seq), ToDevice(*gpu, c.rows.pos));
+    gpu->HeadNormRopeStore(layer, rope, gpu_qn, gpu_kn, 1e-6f, d_q, d_k, ToDevice(*gpu, v), c.n_head, c.n_kv_head,
+                           hd, gpu_rows);
     float* d_attn = PoisonedDevice<float>(*gpu, q_n);
-    gpu->Attention(layer, d_q, c.n_tokens, c.n_head, c.pos0, d_attn);
+    gpu->Attention(layer, d_q, c.n_head, gpu_rows, d_attn);
 
-    const std::string name = Shape(c.what, {c.n_tokens, c.n_head, hd});
+    const std::string name = Shape(c.what, {n_rows, c.n_head, hd});
     const double q_err = NormalisedError(want_q, FromDevice(*gpu, d_q, q_n));
     const double k_err = NormalisedError(want_k, FromDevice(*gpu, d_k, k_n));
     const double attn_err = NormalisedError(want_attn, FromDevice(*gpu, d_attn, q_n));
@@ -632,7 +679,7 @@ TEST(CudaOps, ErrorsSurfaceAtDownload) {
   ASSERT_TRUE(gpu);
   ASSERT_TRUE(gpu->CreateKvCache(KvShape{1, 4, 1, 64, KvStorage::kF16}).ok());
   float* d = PoisonedDevice<float>(*gpu, 64);
-  gpu->StoreKv(0, 3, 2, d, d);  // positions 3..4 of a 4-position cache
+  gpu->StoreKv(0, 0, 3, 2, d, d);  // positions 3..4 of a 4-position cache
   float host[1];
   const Status st = gpu->Download(d, host, sizeof host);
   ASSERT_FALSE(st.ok());

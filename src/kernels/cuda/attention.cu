@@ -60,9 +60,9 @@ struct ChunkArgs {
   const float* q;
   int n_head, n_kv_head, head_dim, group;  // group = n_head / n_kv_head
   int tile;                                // positions staged per round
-  int64_t pos0;
-  const int64_t* device_pos;               // non-null: pos0 read here, chunk from it
-  int chunk;                               // positions per split
+  const int32_t* seq;                      // [rows of the launch]
+  const int32_t* pos;                      // [rows of the launch]
+  int64_t seq_stride;                      // elements
   int splits;
   float scale;                             // 1 / sqrt(head_dim)
   float* part_acc;                         // [n_tokens, n_head, splits, head_dim]
@@ -90,7 +90,7 @@ __device__ __forceinline__ void StageRows(const KV* __restrict__ src, int64_t ro
   }
 }
 
-// Block (split s, KV head g, token t). Each round stages `tile` positions of K and V in
+// Block (split s, KV head g, row t). Each round stages `tile` positions of K and V in
 // shared memory, scores them for every query head of the GQA group (a thread per (head,
 // position)), updates the online softmax (a warp per head) and adds the weighted V (a
 // thread per (head, dim)). Shared: K and V tiles [tile, pitch], q of the group [group,
@@ -124,14 +124,14 @@ __global__ void __launch_bounds__(kThreads) AttendChunkKernel(ChunkArgs a, const
     l[h] = 0.0f;
   }
 
-  const int64_t pos0 = a.device_pos != nullptr ? *a.device_pos : a.pos0;
-  const int64_t n_pos = pos0 + t + 1;
-  const int64_t chunk = a.device_pos != nullptr ? (n_pos + a.splits - 1) / a.splits : a.chunk;
+  const int64_t n_pos = static_cast<int64_t>(a.pos[t]) + 1;
+  const int64_t chunk = (n_pos + a.splits - 1) / a.splits;
   const int64_t begin = static_cast<int64_t>(s) * chunk;
   const int64_t end = min(begin + chunk, n_pos);
   const int64_t row_stride = static_cast<int64_t>(a.n_kv_head) * hd;  // elements per position
-  const KV* k_head = k + static_cast<int64_t>(g) * hd;
-  const KV* v_head = v + static_cast<int64_t>(g) * hd;
+  const int64_t head_at = a.seq[t] * a.seq_stride + static_cast<int64_t>(g) * hd;
+  const KV* k_head = k + head_at;
+  const KV* v_head = v + head_at;
 
   for (int64_t tile = begin; tile < end; tile += tile_max) {
     const int n = static_cast<int>(end - tile < tile_max ? end - tile : tile_max);
@@ -249,8 +249,8 @@ cudaError_t Run(const AttentionArgs& a, cudaStream_t stream) {
   // Splits: one per kMinChunk positions, up to kAttentionMaxSplits. A split is one block's
   // serial walk, so long contexts want every split they can get; the count depends on the
   // context alone (not on the KV heads a rank holds), so every rank sums in the same order.
-  if (a.device_pos != nullptr && (a.n_tokens != 1 || a.ctx_bound < 1)) return cudaErrorInvalidValue;
-  const int64_t n_ctx_max = a.device_pos != nullptr ? a.ctx_bound : a.pos0 + a.n_tokens;
+  if (a.seq == nullptr || a.pos == nullptr || a.ctx_bound < 1) return cudaErrorInvalidValue;
+  const int64_t n_ctx_max = a.ctx_bound;
   int64_t splits = std::clamp<int64_t>((n_ctx_max + kMinChunk - 1) / kMinChunk, 1, kAttentionMaxSplits);
   const int64_t per_head = a.n_head * (hd + 2);  // floats per (token, split)
   splits = std::min(splits, a.scratch_floats / per_head);
@@ -262,7 +262,7 @@ cudaError_t Run(const AttentionArgs& a, cudaStream_t stream) {
   while (tile > 8 && (tile / 2 >= chunk || ChunkSharedBytes<KV>(tile, G, hd) > kSharedLimit)) tile /= 2;
   const size_t shared = ChunkSharedBytes<KV>(tile, G, hd);
   if (shared > kSharedLimit) return cudaErrorInvalidValue;
-  const int64_t tokens_per_launch = std::max<int64_t>(1, a.scratch_floats / (per_head * splits));
+  const int64_t rows_per_launch = std::max<int64_t>(1, a.scratch_floats / (per_head * splits));
 
   ChunkArgs c{};
   c.n_head = static_cast<int>(a.n_head);
@@ -270,14 +270,14 @@ cudaError_t Run(const AttentionArgs& a, cudaStream_t stream) {
   c.head_dim = hd;
   c.group = G;
   c.tile = tile;
-  c.chunk = static_cast<int>(chunk);
   c.splits = static_cast<int>(splits);
   c.scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  c.device_pos = a.device_pos;
-  for (int64_t t0 = 0; t0 < a.n_tokens; t0 += tokens_per_launch) {
-    const int64_t n = std::min(tokens_per_launch, a.n_tokens - t0);
+  c.seq_stride = a.seq_stride;
+  for (int64_t t0 = 0; t0 < a.n_rows; t0 += rows_per_launch) {
+    const int64_t n = std::min(rows_per_launch, a.n_rows - t0);
     c.q = a.q + t0 * a.n_head * hd;
-    c.pos0 = a.pos0 + t0;
+    c.seq = a.seq + t0;
+    c.pos = a.pos + t0;
     c.part_acc = a.scratch;
     c.part_ml = a.scratch + n * a.n_head * splits * hd;
     const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(a.n_kv_head), static_cast<unsigned>(n));
@@ -299,7 +299,7 @@ cudaError_t Run(const AttentionArgs& a, cudaStream_t stream) {
 }  // namespace
 
 cudaError_t AttentionCausal(const AttentionArgs& a, cudaStream_t stream) {
-  if (a.n_tokens <= 0) return cudaSuccess;
+  if (a.n_rows <= 0) return cudaSuccess;
   if (a.head_dim <= 0 || a.head_dim > kAttentionMaxHeadDim || a.n_kv_head <= 0 || a.n_head % a.n_kv_head != 0) {
     return cudaErrorInvalidValue;
   }

@@ -42,7 +42,7 @@ __global__ void __launch_bounds__(kThreads) HeadNormRopeKernel(Args args) {
   const int64_t row_at = (t * (is_q ? a.n_head : a.n_kv_head) + head) * hd;
   float* x = (is_q ? a.q : a.k) + row_at;
   const float* w = is_q ? a.q_norm : a.k_norm;
-  const int64_t pos = (a.device_pos != nullptr ? *a.device_pos : a.pos0) + t;
+  const int64_t pos = a.pos[t];
 
   if (w != nullptr) {
     double sum = 0.0;
@@ -55,7 +55,7 @@ __global__ void __launch_bounds__(kThreads) HeadNormRopeKernel(Args args) {
   __syncthreads();
   for (int i = threadIdx.x; i < args.rope.half; i += kThreads) cuda_detail::RotatePair(args.rope, row, i, pos);
   __syncthreads();
-  const int64_t cache_at = pos * a.n_kv_head * hd + head * hd;
+  const int64_t cache_at = a.seq[t] * a.seq_stride + pos * a.n_kv_head * hd + head * hd;
   for (int i = threadIdx.x; i < hd; i += kThreads) {
     x[i] = row[i];
     if (!is_q) {
@@ -68,13 +68,13 @@ __global__ void __launch_bounds__(kThreads) HeadNormRopeKernel(Args args) {
 }  // namespace
 
 cudaError_t HeadNormRopeStore(const HeadNormRopeArgs& a, cudaStream_t stream) {
-  if (a.n_tokens <= 0) return cudaSuccess;
+  if (a.n_rows <= 0) return cudaSuccess;
   if (a.head_dim <= 0 || a.head_dim > kMaxHeadDim || a.rope.n_rot % 2 != 0 || a.rope.n_rot > a.head_dim ||
-      a.rope.n_rot < 0 || (a.device_pos != nullptr && a.n_tokens != 1)) {
+      a.rope.n_rot < 0 || a.seq == nullptr || a.pos == nullptr) {
     return cudaErrorInvalidValue;
   }
   const Args args{a, cuda_detail::MakeRopeConsts(a.rope)};
-  const dim3 grid(static_cast<unsigned>(a.n_tokens), static_cast<unsigned>(a.n_head + a.n_kv_head));
+  const dim3 grid(static_cast<unsigned>(a.n_rows), static_cast<unsigned>(a.n_head + a.n_kv_head));
   return cuda_detail::LaunchAfterPrevious(a.f16 ? HeadNormRopeKernel<true> : HeadNormRopeKernel<false>, grid,
                                           kThreads, 0, stream, args);
 }

@@ -15,18 +15,19 @@
 namespace tandem {
 
 struct HeadNormRopeArgs {
-  float* q = nullptr;              // device [n_tokens, n_head, head_dim], normalised and rotated in place
-  float* k = nullptr;              // device [n_tokens, n_kv_head, head_dim], the same
-  const float* v = nullptr;        // device [n_tokens, n_kv_head, head_dim]
+  float* q = nullptr;              // device [n_rows, n_head, head_dim], normalised and rotated in place
+  float* k = nullptr;              // device [n_rows, n_kv_head, head_dim], the same
+  const float* v = nullptr;        // device [n_rows, n_kv_head, head_dim]
   const float* q_norm = nullptr;   // device [head_dim] or null: no norm
   const float* k_norm = nullptr;   // device [head_dim] or null
   float eps = 0;
-  int64_t n_tokens = 0, n_head = 0, n_kv_head = 0, head_dim = 0;  // head_dim <= 256
+  int64_t n_rows = 0, n_head = 0, n_kv_head = 0, head_dim = 0;  // head_dim <= 256
   RopeParams rope;
-  int64_t pos0 = 0;                // token t at position pos0 + t
-  const int64_t* device_pos = nullptr;  // non-null: pos0 read here when the kernel runs (graph replay)
-  void* k_cache = nullptr;         // device, one layer's [n_ctx, n_kv_head * head_dim]
+  const int32_t* seq = nullptr;    // device [n_rows]: row t's sequence (cache slot)
+  const int32_t* pos = nullptr;    // device [n_rows]: row t's position
+  void* k_cache = nullptr;         // device, one layer's [n_seq, n_ctx, n_kv_head * head_dim]
   void* v_cache = nullptr;         // same
+  int64_t seq_stride = 0;          // elements between two sequences' caches (n_ctx * n_kv_head * head_dim)
   bool f16 = true;                 // cache storage: f16 (rounded to nearest even) or f32
 };
 

@@ -10,10 +10,9 @@ namespace {
 constexpr int kThreads = 256;
 
 template <bool kF16>
-__global__ void StoreKernel(void* cache, int64_t kv_dim, int64_t pos0, const int64_t* device_pos, const float* src,
-                            int64_t n) {
+__global__ void StoreKernel(void* cache, int64_t kv_dim, int64_t pos0, const float* src, int64_t n) {
   cuda_detail::StartAfterPreviousKernel();
-  const int64_t offset = (device_pos != nullptr ? *device_pos : pos0) * kv_dim;
+  const int64_t offset = pos0 * kv_dim;
   const int64_t i = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (i >= n) return;
   if constexpr (kF16) {
@@ -51,12 +50,12 @@ cudaError_t FillKvRandom(void* cache, bool f16, int64_t n, uint32_t seed, cudaSt
 }
 
 cudaError_t StoreKvRows(void* cache, bool f16, int64_t kv_dim, int64_t pos0, const float* src, int64_t n_tokens,
-                        cudaStream_t stream, const int64_t* device_pos) {
+                        cudaStream_t stream) {
   const int64_t n = n_tokens * kv_dim;
   if (n <= 0) return cudaSuccess;
   const unsigned blocks = static_cast<unsigned>((n + kThreads - 1) / kThreads);
   return cuda_detail::LaunchAfterPrevious(f16 ? StoreKernel<true> : StoreKernel<false>, blocks, kThreads, 0, stream,
-                                          cache, kv_dim, pos0, device_pos, src, n);
+                                          cache, kv_dim, pos0, src, n);
 }
 
 }  // namespace tandem

@@ -11,13 +11,11 @@ namespace tandem {
 // cache: device, one layer's [n_ctx, kv_dim] of f16 (f16 true) or f32; src: device f32
 // [n_tokens, kv_dim], token t written at position pos0 + t (the caller keeps it < n_ctx).
 // f16 rounds to nearest even like F32ToF16.
-// device_pos (optional, device int64): pos0 read there when the kernel runs (a step
-// replayed from a CUDA graph).
+cudaError_t StoreKvRows(void* cache, bool f16, int64_t kv_dim, int64_t pos0, const float* src, int64_t n_tokens,
+                        cudaStream_t stream);
+
 // cache: device [n] f16 or f32 set to deterministic pseudo-random values in [-1, 1]
 // (a synthetic context for benchmarks); seed varies them between caches.
 cudaError_t FillKvRandom(void* cache, bool f16, int64_t n, uint32_t seed, cudaStream_t stream);
-
-cudaError_t StoreKvRows(void* cache, bool f16, int64_t kv_dim, int64_t pos0, const float* src, int64_t n_tokens,
-                        cudaStream_t stream, const int64_t* device_pos = nullptr);
 
 }  // namespace tandem

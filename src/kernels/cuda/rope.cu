@@ -49,9 +49,8 @@ namespace {
 using cuda_detail::RopeConsts;
 
 __global__ void __launch_bounds__(kThreads) RopeKernel(RopeConsts c, float* x, int64_t n_pairs, int n_heads,
-                                                      int head_dim, int64_t pos0, const int64_t* device_pos) {
+                                                      int head_dim, int64_t pos0) {
   cuda_detail::StartAfterPreviousKernel();
-  if (device_pos != nullptr) pos0 = *device_pos;
   const int64_t idx = static_cast<int64_t>(blockIdx.x) * kThreads + threadIdx.x;
   if (idx >= n_pairs) return;
   const int i = static_cast<int>(idx % c.half);
@@ -63,14 +62,14 @@ __global__ void __launch_bounds__(kThreads) RopeKernel(RopeConsts c, float* x, i
 }  // namespace
 
 cudaError_t RopeNeox(const RopeParams& params, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
-                     int64_t pos0, cudaStream_t stream, const int64_t* device_pos) {
+                     int64_t pos0, cudaStream_t stream) {
   if (params.n_rot % 2 != 0 || params.n_rot > head_dim || params.n_rot < 0) return cudaErrorInvalidValue;
   const RopeConsts c = cuda_detail::MakeRopeConsts(params);
   const int64_t n_pairs = n_tokens * n_heads * c.half;
   if (n_pairs <= 0) return cudaSuccess;
   const unsigned blocks = static_cast<unsigned>((n_pairs + kThreads - 1) / kThreads);
   return cuda_detail::LaunchAfterPrevious(RopeKernel, blocks, kThreads, 0, stream, c, x, n_pairs,
-                                          static_cast<int>(n_heads), static_cast<int>(head_dim), pos0, device_pos);
+                                          static_cast<int>(n_heads), static_cast<int>(head_dim), pos0);
 }
 
 }  // namespace tandem

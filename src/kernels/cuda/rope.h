@@ -13,9 +13,7 @@ namespace tandem {
 // Rotates x: device f32 [n_tokens, n_heads, head_dim] in place, token t at position
 // pos0 + t: in each head the pairs (i, i + n_rot / 2) for i < n_rot / 2; dims >= n_rot
 // pass through. params.n_rot must be even and <= head_dim.
-// device_pos (optional, device int64): read pos0 there when the kernel runs instead (a
-// step recorded once in a CUDA graph and replayed at later positions).
 cudaError_t RopeNeox(const RopeParams& params, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
-                     int64_t pos0, cudaStream_t stream, const int64_t* device_pos = nullptr);
+                     int64_t pos0, cudaStream_t stream);
 
 }  // namespace tandem
