@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -46,7 +47,7 @@ struct Served {
   }
 };
 
-std::unique_ptr<Served> Serve(Arch arch, int ranks) {
+std::unique_ptr<Served> Serve(Arch arch, int ranks, int64_t parallel = 1) {
   auto s = std::make_unique<Served>();
   s->path = (std::filesystem::temp_directory_path() /
              fmt::format("tandem_api_{}_{}.gguf", ArchName(arch), getpid()))
@@ -58,6 +59,7 @@ std::unique_ptr<Served> Serve(Arch arch, int ranks) {
   EngineOptions options;
   options.n_ctx = kCtx;
   options.n_threads = 2;
+  options.n_seq = parallel;
   auto cluster = LocalCluster::Load(s->path, ranks, options);
   EXPECT_TRUE(cluster.ok()) << cluster.status().message();
   if (!cluster.ok()) return nullptr;
@@ -377,6 +379,51 @@ TEST_F(ApiServiceTest, WaitingRequestsAreServedInArrivalOrder) {
   holder.join();
   for (auto& t : queued) t.join();
   EXPECT_EQ(started, (std::vector<int>{1, 3, 4}));
+}
+
+// Served with --parallel 2: three streams at once, two of them decoded together and the
+// third waiting for a slot; each gets the tokens its request gets alone.
+TEST(ApiServiceParallel, StreamsAtOnceDecodeTogether) {
+  std::unique_ptr<Served> served = Serve(Arch::kQwen3Moe, 2, 2);
+  ASSERT_TRUE(served);
+  ServedModel& model = *served->model;
+  EXPECT_EQ(model.ranks().parallel(), 2);
+  const std::vector<std::string> prompts = {kPrompt, "Once upon a time", "1, 2, 3, 4,"};
+  const std::vector<int32_t> lengths = {48, 24, 24};
+  std::vector<std::vector<int32_t>> want(prompts.size());
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    v1::GenerateRequest r = GreedyRequest(lengths[i]);
+    r.set_prompt(prompts[i]);
+    Recorded alone = Record(*served->client, r);
+    ASSERT_TRUE(alone.outcome.ok()) << alone.outcome.status.error_message();
+    want[i] = alone.tokens;
+  }
+  std::atomic<bool> done{false};
+  std::atomic<int> most_running{0};
+  std::thread monitor([&] {
+    while (!done.load()) {
+      most_running = std::max(most_running.load(), model.running());
+      std::this_thread::sleep_for(milliseconds(1));
+    }
+  });
+  std::vector<Recorded> got(prompts.size());
+  std::vector<std::thread> streams;
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    streams.emplace_back([&, i] {
+      v1::GenerateRequest r = GreedyRequest(lengths[i]);
+      r.set_prompt(prompts[i]);
+      ApiClient own(served->server->address());
+      got[i] = Record(own, r, milliseconds(60000));
+    });
+  }
+  for (auto& t : streams) t.join();
+  done = true;
+  monitor.join();
+  for (size_t i = 0; i < prompts.size(); ++i) {
+    ASSERT_TRUE(got[i].outcome.ok()) << i << ": " << got[i].outcome.status.error_message();
+    EXPECT_EQ(got[i].tokens, want[i]) << "stream " << i;
+  }
+  EXPECT_EQ(most_running.load(), 2) << "at most --parallel requests run at once, and they did";
 }
 
 TEST_F(ApiServiceTest, TokenizeEqualsTheTokenizer) {

@@ -2,7 +2,8 @@
 """The cluster as separate processes on loopback: `tandem serve --nodes N` and N-1
 `tandem worker --join` processes talking gRPC (control) and UCX (activations), queried
 with `tandem generate`. For both architectures, 2 and 3 nodes, expert-TP and
-expert-parallel: 64 greedy tokens identical to one rank (`tandem run`); also with a worker
+expert-parallel: 64 greedy tokens identical to one rank (`tandem run`), for one request
+and for two at once (decoded together in one batch on every node); also with a worker
 that has no copy of the model and fetches its shard from the coordinator into a sparse
 file. A worker killed
 mid-stream: the client gets UNAVAILABLE within 2 s, the server stays up, a restarted
@@ -68,17 +69,21 @@ def run_cluster(tandem, model, nodes, split, want, fetch_to=None):
         if not serving:
             failures.append(f"{name}: serve never started serving")
             return
-        for request in range(2):  # a second request on the same cluster
-            g = subprocess.run([tandem, "generate", "--addr", serving.group(1), "--tokens", PROMPT, "-n",
-                                str(N_TOKENS), "--temp", "0", "--print-ids"],
-                               capture_output=True, text=True, timeout=120)
-            if g.returncode != 0:
-                failures.append(f"{name}: generate exit {g.returncode}: {g.stderr}")
-                return
-            got = ids(g.stdout)
-            if got != want[:len(got)] or len(got) < len(want) - 1:
-                failures.append(f"{name}, request {request}: tokens differ from one rank\n  {got}\n  {want}")
-        print(f"{name}: {len(want)} greedy tokens equal one rank's")
+        # One request, then two at once on the same cluster (serve decodes up to --parallel 4 together).
+        for round, n_clients in enumerate([1, 2]):
+            clients = [subprocess.Popen([tandem, "generate", "--addr", serving.group(1), "--tokens", PROMPT, "-n",
+                                         str(N_TOKENS), "--temp", "0", "--print-ids"],
+                                        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                       for _ in range(n_clients)]
+            for i, g in enumerate(clients):
+                out, err = g.communicate(timeout=120)
+                if g.returncode != 0:
+                    failures.append(f"{name}: generate exit {g.returncode}: {err}")
+                    return
+                got = ids(out)
+                if got != want[:len(got)] or len(got) < len(want) - 1:
+                    failures.append(f"{name}, round {round}, client {i}: tokens differ from one rank\n  {got}\n  {want}")
+        print(f"{name}: {len(want)} greedy tokens equal one rank's, for one request and for two at once")
         if fetch_to:
             copy, original = Path(fetch_to).stat(), Path(model).stat()
             if copy.st_size != original.st_size or copy.st_blocks >= original.st_blocks:
