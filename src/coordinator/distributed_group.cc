@@ -51,8 +51,7 @@ Status DistributedGroup::PlanAndLoadLeader(int n_ranks) {
     planned = std::move(plan).value();
   }
   TANDEM_TRY(CheckShardFits(planned, config->shape, 0, options_.engine.n_ctx, options_.engine.n_seq,
-                            options_.engine.kv_storage,
-                            AvailableMemoryBytes(), HostName() + " (rank 0, this process)"));
+                            options_.engine.kv_storage, AvailableMemoryBytes(), HostName() + " (rank 0, this process)"));
   auto collective = std::make_unique<DeferredCollective>(0, n_ranks);
   DeferredCollective* raw = collective.get();
   CpuBackendOptions cpu;
@@ -97,8 +96,8 @@ Status DistributedGroup::Connect(std::vector<RegisteredWorker> workers) {
   for (size_t i = 0; i < workers_.size(); ++i) {
     const cluster::v1::RegisterRequest& info = workers_[i].info;
     TANDEM_TRY(CheckShardFits(planned_, s, static_cast<int>(i) + 1, options_.engine.n_ctx, options_.engine.n_seq,
-                            options_.engine.kv_storage,
-                              info.memory_bytes(), fmt::format("{} ({})", info.host(), info.worker_address())));
+                              options_.engine.kv_storage, info.memory_bytes(),
+                              fmt::format("{} ({})", info.host(), info.worker_address())));
   }
   std::vector<RankNode> nodes = {RankNode{HostName(), std::string(leader_->backend().name()), AvailableMemoryBytes()}};
   for (const RegisteredWorker& w : workers_) nodes.push_back({w.info.host(), w.info.backend(), w.info.memory_bytes()});
@@ -201,13 +200,7 @@ Expected<GenerateStats> DistributedGroup::Generate(std::span<const int32_t> prom
     return Status::Unavailable("the cluster is not serving ({}): retry when it is back", why);
   }
   TANDEM_TRY(CheckRequest(leader(), prompt, max_tokens, sampling));
-  SequenceRequest request;
-  request.prompt.assign(prompt.begin(), prompt.end());
-  request.max_tokens = max_tokens;
-  request.sampling = sampling;
-  request.eog.assign(eog.begin(), eog.end());
-  request.on_token = on_token;
-  return scheduler_->Generate(std::move(request));
+  return scheduler_->Generate(SequenceRequest::Of(prompt, max_tokens, sampling, eog, on_token));
 }
 
 Status DistributedGroup::LeadSession(const std::function<Status(Engine& leader)>& lead) {

@@ -78,13 +78,7 @@ Expected<GenerateStats> LocalCluster::Generate(std::span<const int32_t> prompt, 
                                                const SamplingParams& sampling, std::span<const int32_t> eog,
                                                const TokenCallback& on_token) {
   TANDEM_TRY(CheckRequest(leader(), prompt, max_tokens, sampling));
-  SequenceRequest request;
-  request.prompt.assign(prompt.begin(), prompt.end());
-  request.max_tokens = max_tokens;
-  request.sampling = sampling;
-  request.eog.assign(eog.begin(), eog.end());
-  request.on_token = on_token;
-  return scheduler_->Generate(std::move(request));
+  return scheduler_->Generate(SequenceRequest::Of(prompt, max_tokens, sampling, eog, on_token));
 }
 
 Expected<std::vector<GenerateStats>> LocalCluster::GenerateTogether(std::vector<SequenceRequest> requests) {

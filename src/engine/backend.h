@@ -82,6 +82,10 @@ class Backend {
   virtual void Embed(const WeightMatrix& table, const int32_t* ids, int64_t n_tokens, float* x) = 0;
   // Each of the `rows` rows of x: [rows, n] normalised and scaled by w: [n] into y (may be x).
   virtual void RmsNorm(const float* x, const WeightVector& w, int64_t rows, int64_t n, float eps, float* y) = 0;
+  // x += add, then y = RmsNorm(x) scaled by w: the residual add and the next norm as one
+  // op; x, add, y: [rows, n] (y not x).
+  virtual void AddRmsNorm(float* x, const float* add, const WeightVector& w, int64_t rows, int64_t n, float eps,
+                          float* y) = 0;
   // sums: [rows] = the sum of squares of each row of x: [rows, n] (a rank's part of a
   // norm that spans several ranks).
   virtual void SumSquares(const float* x, int64_t rows, int64_t n, float* sums) = 0;

@@ -48,6 +48,12 @@ void CpuBackend::RmsNorm(const float* x, const WeightVector& w, int64_t rows, in
   for (int64_t r = 0; r < rows; ++r) tandem::RmsNorm(x + r * n, w.data, n, eps, y + r * n);
 }
 
+void CpuBackend::AddRmsNorm(float* x, const float* add, const WeightVector& w, int64_t rows, int64_t n, float eps,
+                            float* y) {
+  Add(x, add, rows * n);
+  RmsNorm(x, w, rows, n, eps, y);
+}
+
 void CpuBackend::SumSquares(const float* x, int64_t rows, int64_t n, float* sums) {
   HostOpClock::Scope timed(clock_, "sum_squares");
   for (int64_t r = 0; r < rows; ++r) sums[r] = static_cast<float>(tandem::SumSquares(x + r * n, n));

@@ -34,6 +34,8 @@ class CpuBackend final : public Backend {
 
   void Embed(const WeightMatrix& table, const int32_t* ids, int64_t n_tokens, float* x) override;
   void RmsNorm(const float* x, const WeightVector& w, int64_t rows, int64_t n, float eps, float* y) override;
+  void AddRmsNorm(float* x, const float* add, const WeightVector& w, int64_t rows, int64_t n, float eps,
+                  float* y) override;
   void SumSquares(const float* x, int64_t rows, int64_t n, float* sums) override;
   void RmsNormBySums(const float* x, const WeightVector& w, int64_t rows, int64_t n, const float* sums,
                      int64_t n_total, float eps, float* y) override;

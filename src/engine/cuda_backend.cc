@@ -301,6 +301,12 @@ void CudaBackend::RmsNorm(const float* x, const WeightVector& w, int64_t rows, i
   CheckCuda(RmsNormRows(x, w.data, rows, n, eps, y, stream_), "rms norm");
 }
 
+void CudaBackend::AddRmsNorm(float* x, const float* add, const WeightVector& w, int64_t rows, int64_t n, float eps,
+                             float* y) {
+  const auto timed = Timed("add_rms_norm");
+  CheckCuda(AddRmsNormRows(x, add, w.data, rows, n, eps, y, stream_), "add and rms norm");
+}
+
 void CudaBackend::SumSquares(const float* x, int64_t rows, int64_t n, float* sums) {
   const auto timed = Timed("sum_squares");
   CheckCuda(SumSquaresRows(x, rows, n, sums, stream_), "sum of squares");

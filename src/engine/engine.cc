@@ -248,6 +248,9 @@ Status Engine::Blocks(const RowPlaces& rows) {
   const int64_t n = rows.n_rows;
   backend_->Embed(weights_.token_embd, ws_.rows, n, ws_.x);
   Observe("embd", -1, ws_.x, n, s.n_embd);
+  // Each block's input norm is applied by the op that adds the previous block's output
+  // (AddRmsNorm): only the first layer's stands alone.
+  backend_->RmsNorm(ws_.x, weights_.layers[0].attn_norm, n, s.n_embd, s.rms_eps, ws_.xn);
   for (int l = 0; l < static_cast<int>(s.n_layer); ++l) {
     TANDEM_TRY(Attention(l, rows));
     TANDEM_TRY(Moe(l, n));
@@ -256,11 +259,11 @@ Status Engine::Blocks(const RowPlaces& rows) {
   return Status::Ok();
 }
 
-// This rank's logits of batch rows [first, first + rows) into ws_.logits.
+// This rank's logits of batch rows [first, first + rows) into ws_.logits (ws_.xn holds the
+// output norm of every row since the last layer).
 void Engine::LmHeadProducts(int64_t first, int64_t rows) {
   const ModelShape& s = config_.shape;
   float* xn = ws_.xn + first * s.n_embd;
-  backend_->RmsNorm(ws_.x + first * s.n_embd, weights_.output_norm, rows, s.n_embd, s.rms_eps, xn);
   Observe("output_norm", -1, xn, rows, s.n_embd);
   backend_->MatMul(weights_.output, xn, rows, ws_.logits);
   Observe("logits", -1, ws_.logits, rows, shard_.n_vocab);
@@ -303,7 +306,6 @@ Status Engine::Attention(int layer, const RowPlaces& rows) {
   Backend& b = *backend_;
   const int64_t embd = s.n_embd, hd = s.head_dim, n_head = shard_.n_head(s), n_kv_head = shard_.n_kv_head;
   const int64_t q_dim = n_head * hd, kv_dim = n_kv_head * hd;
-  b.RmsNorm(ws_.x, w.attn_norm, n, embd, s.rms_eps, ws_.xn);
   Observe("attn_norm", layer, ws_.xn, n, embd);
   b.MatMul(w.wq, ws_.xn, n, ws_.q);
   b.MatMul(w.wk, ws_.xn, n, ws_.k);
@@ -325,7 +327,7 @@ Status Engine::Attention(int layer, const RowPlaces& rows) {
   b.MatMul(w.wo, ws_.attn, n, ws_.block_out);
   TANDEM_TRY(collective_->AllReduceSum(ws_.block_out, n * embd));
   Observe("attn_out", layer, ws_.block_out, n, embd);
-  b.Add(ws_.x, ws_.block_out, n * embd);
+  b.AddRmsNorm(ws_.x, ws_.block_out, w.ffn_norm, n, embd, s.rms_eps, ws_.xn);
   Observe("ffn_in", layer, ws_.x, n, embd);
   return Status::Ok();
 }
@@ -351,7 +353,6 @@ Status Engine::Moe(int layer, int64_t n) {
   const LayerWeights& w = weights_.layers[layer];
   Backend& b = *backend_;
   const int64_t embd = s.n_embd;
-  b.RmsNorm(ws_.x, w.ffn_norm, n, embd, s.rms_eps, ws_.xn);
   Observe("ffn_norm", layer, ws_.xn, n, embd);
   b.MatMul(w.router, ws_.xn, n, ws_.router_logits);
   Observe("router_logits", layer, ws_.router_logits, n, s.n_expert);
@@ -367,7 +368,10 @@ Status Engine::Moe(int layer, int64_t n) {
   b.MoeExperts(w, experts, ws_.xn, n, ws_.expert_ids, ws_.expert_weights, ws_.block_out);
   TANDEM_TRY(collective_->AllReduceSum(ws_.block_out, n * embd));
   Observe("moe_out", layer, ws_.block_out, n, embd);
-  b.Add(ws_.x, ws_.block_out, n * embd);
+  // The next layer's input norm, or the output norm after the last layer.
+  const bool last = layer + 1 == static_cast<int>(s.n_layer);
+  b.AddRmsNorm(ws_.x, ws_.block_out, last ? weights_.output_norm : weights_.layers[layer + 1].attn_norm, n, embd,
+               s.rms_eps, ws_.xn);
   return Status::Ok();
 }
 

@@ -15,13 +15,8 @@ Expected<GenerateStats> Generate(Engine& engine, std::span<const int32_t> prompt
     return Status::Error("prompt of {} tokens + -n {} do not fit the context of {} positions: raise --ctx or lower -n",
                          prompt.size(), max_tokens, n_ctx);
   }
-  SequenceRequest request;
-  request.prompt.assign(prompt.begin(), prompt.end());
-  request.max_tokens = max_tokens;
-  request.sampling = sampling;
+  SequenceRequest request = SequenceRequest::Of(prompt, max_tokens, sampling, eog, on_token);
   request.synthetic_depth = synthetic_depth;
-  request.eog.assign(eog.begin(), eog.end());
-  request.on_token = on_token;
   GenerateStats stats;
   request.on_done = [&stats](const GenerateStats& s) { stats = s; };
   SequenceBatch batch(engine);

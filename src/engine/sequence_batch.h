@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <span>
 #include <vector>
 
 #include "common/status.h"
@@ -36,6 +37,17 @@ struct SequenceRequest {
   std::vector<int32_t> eog;     // tokens that end the request (passed to on_token, not run)
   TokenCallback on_token;       // each sampled token; false stops the request
   std::function<void(const GenerateStats&)> on_done;  // once, when it ends
+
+  static SequenceRequest Of(std::span<const int32_t> prompt, int64_t max_tokens, const SamplingParams& sampling,
+                            std::span<const int32_t> eog, const TokenCallback& on_token) {
+    SequenceRequest r;
+    r.prompt.assign(prompt.begin(), prompt.end());
+    r.max_tokens = max_tokens;
+    r.sampling = sampling;
+    r.eog.assign(eog.begin(), eog.end());
+    r.on_token = on_token;
+    return r;
+  }
 };
 
 class SequenceBatch {

@@ -189,6 +189,45 @@ TEST(CudaOps, RmsNormMatchesCpu) {
   }
 }
 
+// The residual add fused with the next norm: x as added, and its norm.
+TEST(CudaOps, AddRmsNormMatchesCpu) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  struct Case {
+    const char* what;
+    int64_t rows, n;
+    bool weighted;
+  };
+  const Case cases[] = {
+      {"qwen3 ffn in, 1 token", 1, 2048, true},
+      {"minimax layer out, 8 tokens", 8, 3072, true},
+      {"odd, no weight", 3, 1000, false},
+  };
+  uint32_t seed = 150;
+  for (const Case& c : cases) {
+    const std::vector<float> x = RandomFloats(c.rows * c.n, ++seed, -3.0f, 3.0f);
+    const std::vector<float> add = RandomFloats(c.rows * c.n, ++seed, -3.0f, 3.0f);
+    const std::vector<float> w = RandomFloats(c.n, ++seed, 0.5f, 1.5f);
+    CpuBackend cpu = MakeCpu();
+    std::vector<float> want_x = x, want_y(x.size());
+    cpu.AddRmsNorm(want_x.data(), add.data(), WeightVector{c.weighted ? w.data() : nullptr, c.n}, c.rows, c.n, 1e-6f,
+                   want_y.data());
+
+    auto gpu = MakeCudaBackend();
+    ASSERT_TRUE(gpu);
+    float* d_x = ToDevice(*gpu, x);
+    float* d_y = PoisonedDevice<float>(*gpu, c.rows * c.n);
+    gpu->AddRmsNorm(d_x, ToDevice(*gpu, add), WeightVector{c.weighted ? ToDevice(*gpu, w) : nullptr, c.n}, c.rows,
+                    c.n, 1e-6f, d_y);
+    const double x_err = NormalisedError(want_x, FromDevice(*gpu, d_x, c.rows * c.n));
+    const double y_err = NormalisedError(want_y, FromDevice(*gpu, d_y, c.rows * c.n));
+    const std::string name = Shape(c.what, {c.rows, c.n});
+    Report("add x", name, x_err, 0);
+    Report("add norm", name, y_err, kNormBound);
+    EXPECT_EQ(x_err, 0) << name;
+    EXPECT_LE(y_err, kNormBound) << name;
+  }
+}
+
 // minimax-m2's q/k norm over the whole projection: sums of squares, then the norm by sums
 // (n of the n_total values on this rank).
 TEST(CudaOps, NormBySumsMatchesCpu) {

@@ -3,7 +3,6 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/moe_experts_launch.h"
 #include "kernels/cuda/quant_matvec.h"
-#include "kernels/cuda/swiglu.h"
 
 namespace tandem {
 
@@ -29,9 +28,19 @@ Status MoeExpertsForward(const MoeExpertsArgs& a, cudaStream_t stream) {
     const Status st = QuantMatMulExperts(w.type, w.data, w.rows, w.cols, w.row_stride, products, x, y, stream, a.rounding);
     return st.ok() ? st : st.WithContext(what);
   };
-  TANDEM_TRY(run(a.gate, a.x, a.k, a.gate_buf, "MoE gate"));
-  TANDEM_TRY(run(a.up, a.x, a.k, a.up_buf, "MoE up"));
-  TANDEM_CUDA_TRY(SwiGluVectors(a.gate_buf, a.up_buf, pairs * n_ff, a.gate_buf, stream));
+  // Gate and up of one layout run as one launch; the down product applies SwiGLU to them
+  // as it reads them.
+  if (a.gate.type == a.up.type && a.gate.row_stride == a.up.row_stride && a.gate.expert_stride == a.up.expert_stride) {
+    products.w_second = a.up.data;
+    products.y_second = a.up_buf;
+    TANDEM_TRY(run(a.gate, a.x, a.k, a.gate_buf, "MoE gate and up"));
+    products.w_second = nullptr;
+    products.y_second = nullptr;
+  } else {
+    TANDEM_TRY(run(a.gate, a.x, a.k, a.gate_buf, "MoE gate"));
+    TANDEM_TRY(run(a.up, a.x, a.k, a.up_buf, "MoE up"));
+  }
+  products.x_up = a.up_buf;
   TANDEM_TRY(run(a.down, a.gate_buf, 1, a.down_buf, "MoE down"));
   TANDEM_CUDA_TRY(cuda_detail::LaunchMoeWeightedSum(a.down_buf, a.ids, a.weights, a.n_tokens, a.k, n_embd,
                                                     a.expert_begin, a.n_expert, a.out, stream));

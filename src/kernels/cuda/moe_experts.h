@@ -1,10 +1,11 @@
 // One layer's mixture-of-experts FFN on the GPU for up to kMoeMaxTokens tokens, the
 // routing (ids, weights) read from device memory: the CUDA twin of CpuBackend::MoeExperts.
 //
-// Runs as 5 launches: gate and up products of every (token, slot) pair's expert
-// (QuantMatMulExperts), SwiGLU, the down products, and the weighted sum into out. Each
-// pair reads its expert's weights; two tokens that chose one expert read it twice (fine at
-// decode; batched prefill is its own issue).
+// Runs as 3 launches: gate and up products of every (token, slot) pair's expert in one
+// (QuantMatMulExperts; two when gate and up differ in type or layout), the down products
+// with SwiGLU(gate, up) applied to their activations as they read them, and the weighted
+// sum into out. Each pair reads its expert's weights; two tokens that chose one expert
+// read it twice (fine at decode; batched prefill is its own issue).
 #pragma once
 
 #include <cuda_runtime_api.h>

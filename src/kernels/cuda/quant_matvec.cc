@@ -72,10 +72,12 @@ Status Launch(cuda_detail::QuantMatMulArgs args, ActivationRounding rounding, cu
   }
   const int n_tokens = args.n_tokens;
   const float* x = args.x;
+  const float* x_up = args.x_up;
   float* y = args.y;
   for (int t0 = 0; t0 < n_tokens; t0 += static_cast<int>(per_launch)) {
     args.n_tokens = std::min(static_cast<int>(per_launch), n_tokens - t0);
     args.x = x + static_cast<int64_t>(t0) * args.cols;
+    if (x_up != nullptr) args.x_up = x_up + static_cast<int64_t>(t0) * args.cols;
     args.y = y + static_cast<int64_t>(t0) * args.rows;
     TANDEM_CUDA_TRY(cuda_detail::LaunchQuantMatMulQ8(args, stream));
   }
@@ -95,9 +97,16 @@ Status QuantMatMul(GgmlType type, const void* w, int64_t rows, int64_t cols, uin
 Status QuantMatMulExperts(GgmlType type, const void* w, int64_t rows, int64_t cols, uint64_t row_stride,
                           const ExpertProducts& e, const float* x, float* y, cudaStream_t stream,
                           ActivationRounding rounding) {
-  if (e.n_pairs < 1 || e.n_pairs > 65535 || e.pairs_per_x < 1 || e.ids == nullptr) {
-    return Status::Error("QuantMatMulExperts: {} pairs ({} per x row, ids {}): need 1..65535 pairs and ids",
+  if (e.n_pairs < 1 || e.n_pairs > 32767 || e.pairs_per_x < 1 || e.ids == nullptr) {
+    return Status::Error("QuantMatMulExperts: {} pairs ({} per x row, ids {}): need 1..32767 pairs and ids",
                          e.n_pairs, e.pairs_per_x, static_cast<const void*>(e.ids));
+  }
+  if ((e.w_second == nullptr) != (e.y_second == nullptr)) {
+    return Status::Error("QuantMatMulExperts: a second matrix set needs both its weights and its output");
+  }
+  if (e.x_up != nullptr && reinterpret_cast<uintptr_t>(e.x_up) % 16 != 0) {
+    return Status::Error("QuantMatMulExperts: SwiGLU up activations at {} are not 16-byte aligned",
+                         static_cast<const void*>(e.x_up));
   }
   if (e.expert_begin < 0 || e.n_expert < 0 || e.expert_begin + e.n_expert > std::numeric_limits<int>::max()) {
     return Status::Error("QuantMatMulExperts: experts [{}, {}) out of range", e.expert_begin,
@@ -115,7 +124,10 @@ Status QuantMatMulExperts(GgmlType type, const void* w, int64_t rows, int64_t co
                                           static_cast<int>(e.pairs_per_x),
                                           static_cast<int>(e.expert_begin),
                                           static_cast<int>(e.n_expert),
-                                          e.expert_stride};
+                                          e.expert_stride,
+                                          static_cast<const uint8_t*>(e.w_second),
+                                          e.y_second};
+  args.x_up = e.x_up;
   return Launch(args, rounding, stream);
 }
 

@@ -11,6 +11,7 @@
 #include "kernels/cuda/quant_formats.cuh"
 #include "kernels/cuda/quant_matvec_common.cuh"
 #include "kernels/cuda/quant_matvec_launch.h"
+#include "kernels/cuda/swiglu_math.cuh"
 
 namespace tandem::cuda_detail {
 namespace {
@@ -44,20 +45,23 @@ __device__ __forceinline__ float4 Round4(float4 v) {
 }
 
 // y[t][r] = dot(row r, x[t]) for t < n_tokens (<= NT), rows walked in steps of G groups
-// (WalkStagedRows); each lane decodes 8 elements of each group and dots them with x,
-// rounded to the weight type first when kRoundX is F16 / BF16.
+// (WalkStagedRows); each lane decodes 8 elements of each group and dots them with x
+// (SwiGLU(x, x_up) when x_up is given), rounded to the weight type first when kRoundX is
+// F16 / BF16.
 template <class F, int NT, GgmlType kRoundX = GgmlType::F32>
 __global__ void __launch_bounds__(kThreads) QuantMatMulKernel(const uint8_t* __restrict__ w, int rows, int cols,
                                                                uint64_t row_stride, uint64_t row_bytes,
-                                                               const float* __restrict__ x, int n_tokens,
-                                                               float* __restrict__ y, ExpertIndex experts) {
+                                                               const float* __restrict__ x, const float* __restrict__ x_up,
+                                                               int n_tokens, float* __restrict__ y,
+                                                               ExpertIndex experts) {
   if (experts.ids != nullptr) WaitForPreviousKernel();  // the ids are the router's output
   LetNextKernelLaunch();
-  const ExpertPick pick = PickExpert(experts, rows, cols);
+  const ExpertPick pick = PickExpert(experts, w, x, x_up, y, rows, cols);
   if (!pick.held) return;  // before any barrier: the whole block leaves
-  w += pick.w_offset;
-  x += pick.x_offset;
-  y += pick.y_offset;
+  w = pick.w;
+  x = pick.x;
+  x_up = pick.x_up;
+  y = pick.y;
   constexpr int G = StepGroups<F>();
   constexpr int kWords = WordsPerLane<F>();
   constexpr int kStepBytes = G * F::kGroupBytes;
@@ -82,8 +86,14 @@ __global__ void __launch_bounds__(kThreads) QuantMatMulKernel(const uint8_t* __r
 #pragma unroll
             for (int t = 0; t < NT; ++t) {
               if (t < n_tokens) {
-                const float4* xp = reinterpret_cast<const float4*>(x + static_cast<int64_t>(t) * cols + e);
+                const int64_t at = static_cast<int64_t>(t) * cols + e;
+                const float4* xp = reinterpret_cast<const float4*>(x + at);
                 float4 a = __ldg(xp), b = __ldg(xp + 1);
+                if (x_up != nullptr) {
+                  const float4* up = reinterpret_cast<const float4*>(x_up + at);
+                  a = SwiGlu4(a, __ldg(up));
+                  b = SwiGlu4(b, __ldg(up + 1));
+                }
                 if constexpr (kRoundX != GgmlType::F32) {
                   a = Round4<kRoundX>(a);
                   b = Round4<kRoundX>(b);
@@ -113,14 +123,15 @@ __global__ void __launch_bounds__(kThreads) QuantMatMulKernel(const uint8_t* __r
 template <GgmlType T, int NT, bool kRoundX>
 __global__ void __launch_bounds__(kThreads) FloatMatMulKernel(const uint8_t* __restrict__ w, int rows, int cols,
                                                                uint64_t row_stride, const float* __restrict__ x,
-                                                               int n_tokens, float* __restrict__ y,
-                                                               ExpertIndex experts) {
+                                                               const float* __restrict__ x_up, int n_tokens,
+                                                               float* __restrict__ y, ExpertIndex experts) {
   StartAfterPreviousKernel();
-  const ExpertPick pick = PickExpert(experts, rows, cols);
+  const ExpertPick pick = PickExpert(experts, w, x, x_up, y, rows, cols);
   if (!pick.held) return;  // before any barrier: the whole block leaves
-  w += pick.w_offset;
-  x += pick.x_offset;
-  y += pick.y_offset;
+  w = pick.w;
+  x = pick.x;
+  x_up = pick.x_up;
+  y = pick.y;
   const int lane = threadIdx.x & 31;
   for (int row = blockIdx.x * kWarps + (threadIdx.x >> 5); row < rows; row += gridDim.x * kWarps) {
     const uint8_t* p = w + static_cast<uint64_t>(row) * row_stride;
@@ -136,7 +147,8 @@ __global__ void __launch_bounds__(kThreads) FloatMatMulKernel(const uint8_t* __r
 #pragma unroll
       for (int t = 0; t < NT; ++t) {
         if (t < n_tokens) {
-          const float xv = x[static_cast<int64_t>(t) * cols + c];
+          const int64_t at = static_cast<int64_t>(t) * cols + c;
+          const float xv = x_up != nullptr ? SwiGlu(x[at], x_up[at]) : x[at];
           acc[t] = fmaf(v, kRoundX ? RoundLikeWeights<T>(xv) : xv, acc[t]);
         }
       }
@@ -153,14 +165,14 @@ __global__ void __launch_bounds__(kThreads) FloatMatMulKernel(const uint8_t* __r
 
 // Blocks to launch: enough for every row's warp, at most what fills the device once.
 template <class Kernel>
-cudaError_t GridSize(Kernel kernel, int rows, int n_pairs, int* blocks) {
+cudaError_t GridSize(Kernel kernel, int rows, int n_products, int* blocks) {
   int device = 0, sms = 0, per_sm = 0;
   cudaError_t err = cudaGetDevice(&device);
   if (err == cudaSuccess) err = cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, device);
   if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, 0);
   if (err != cudaSuccess) return err;
   const int wanted = (rows + kWarps - 1) / kWarps;
-  *blocks = BlocksPerProduct(wanted, sms * std::max(per_sm, 1), n_pairs);
+  *blocks = BlocksPerProduct(wanted, sms * std::max(per_sm, 1), n_products);
   return cudaSuccess;
 }
 
@@ -174,13 +186,13 @@ cudaError_t LaunchFormat(const QuantMatMulArgs& a, cudaStream_t stream) {
     if (float_type && !wide_ok) {
       auto kernel = a.rounding == ActivationRounding::kLikeGgml ? FloatMatMulKernel<T, NT, true>
                                                                  : FloatMatMulKernel<T, NT, false>;
-      if (cudaError_t err = GridSize(kernel, static_cast<int>(a.rows), a.experts.n_pairs, &blocks);
+      if (cudaError_t err = GridSize(kernel, static_cast<int>(a.rows), a.experts.products(), &blocks);
           err != cudaSuccess) {
         return err;
       }
-      return LaunchAfterPrevious(kernel, dim3(blocks, a.experts.n_pairs), kThreads, 0, stream, a.w,
-                                 static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride, a.x, a.n_tokens,
-                                 a.y, a.experts);
+      return LaunchAfterPrevious(kernel, dim3(blocks, a.experts.products()), kThreads, 0, stream, a.w,
+                                 static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride, a.x, a.x_up,
+                                 a.n_tokens, a.y, a.experts);
     }
   }
   const uint64_t row_bytes = static_cast<uint64_t>(a.cols) / kGroupElems * F::kGroupBytes +
@@ -189,12 +201,12 @@ cudaError_t LaunchFormat(const QuantMatMulArgs& a, cudaStream_t stream) {
   if constexpr (T == GgmlType::F16 || T == GgmlType::BF16) {
     if (a.rounding == ActivationRounding::kLikeGgml) kernel = QuantMatMulKernel<F, NT, T>;
   }
-  if (cudaError_t err = GridSize(kernel, static_cast<int>(a.rows), a.experts.n_pairs, &blocks);
+  if (cudaError_t err = GridSize(kernel, static_cast<int>(a.rows), a.experts.products(), &blocks);
       err != cudaSuccess) {
     return err;
   }
-  return LaunchAfterPrevious(kernel, dim3(blocks, a.experts.n_pairs), kThreads, 0, stream, a.w,
-                             static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride, row_bytes, a.x,
+  return LaunchAfterPrevious(kernel, dim3(blocks, a.experts.products()), kThreads, 0, stream, a.w,
+                             static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride, row_bytes, a.x, a.x_up,
                              a.n_tokens, a.y, a.experts);
 }
 

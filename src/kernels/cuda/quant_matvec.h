@@ -45,11 +45,17 @@ Status QuantMatMul(GgmlType type, const void* w, int64_t rows, int64_t cols, uin
 // y[p] unwritten. x: device f32 [n_pairs / pairs_per_x, cols]; y: device f32 [n_pairs, rows].
 struct ExpertProducts {
   const int32_t* ids = nullptr;  // device [n_pairs] model expert ids
-  int64_t n_pairs = 0;           // 1..65535
+  int64_t n_pairs = 0;           // 1..32767
   int64_t pairs_per_x = 1;       // e.g. k experts per token share the token's x row
   int64_t expert_begin = 0;
   int64_t n_expert = 0;
   uint64_t expert_stride = 0;    // bytes
+  // A second matrix set laid out like w (up beside gate), run in the same launch:
+  // y_second[p] = its expert ids[p] times the same x row. Null: none.
+  const void* w_second = nullptr;
+  float* y_second = nullptr;     // device [n_pairs, rows]
+  // Non-null: every x row is SwiGLU(x, x_up) (the down product reading gate and up).
+  const float* x_up = nullptr;   // device, shaped like x
 };
 Status QuantMatMulExperts(GgmlType type, const void* w, int64_t rows, int64_t cols, uint64_t row_stride,
                           const ExpertProducts& experts, const float* x, float* y, cudaStream_t stream,

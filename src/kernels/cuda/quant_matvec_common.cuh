@@ -20,22 +20,30 @@ __device__ __forceinline__ uint4 LoadWeights16(const uint8_t* p) {
   return v;
 }
 
-// Where grid row y's expert product lies (ExpertIndex): offsets of its weights, input row
-// and output row; held false when its expert is not one of this matrix set's.
+// Grid row y's product (ExpertIndex): its weights, input rows and output row; held false
+// when its expert is not one of this matrix set's.
 struct ExpertPick {
   bool held;
-  uint64_t w_offset;  // bytes
-  int64_t x_offset;   // floats
-  int64_t y_offset;   // floats
+  const uint8_t* w;
+  const float* x;
+  const float* x_up;  // null unless the activations are SwiGLU(x, x_up)
+  float* y;
 };
 
-__device__ __forceinline__ ExpertPick PickExpert(const ExpertIndex& ex, int rows, int cols) {
-  if (ex.ids == nullptr) return {true, 0, 0, 0};
-  const int pair = blockIdx.y;
+__device__ __forceinline__ ExpertPick PickExpert(const ExpertIndex& ex, const uint8_t* w, const float* x,
+                                                 const float* x_up, float* y, int rows, int cols) {
+  if (ex.ids == nullptr) return {true, w, x, x_up, y};
+  int pair = blockIdx.y;
+  if (ex.w_second != nullptr && pair >= ex.n_pairs) {
+    pair -= ex.n_pairs;
+    w = ex.w_second;
+    y = ex.y_second;
+  }
   const int e = ex.ids[pair] - ex.expert_begin;
-  if (e < 0 || e >= ex.n_expert) return {false, 0, 0, 0};
-  return {true, static_cast<uint64_t>(e) * ex.expert_stride, static_cast<int64_t>(pair / ex.pairs_per_x) * cols,
-          static_cast<int64_t>(pair) * rows};
+  if (e < 0 || e >= ex.n_expert) return {false, nullptr, nullptr, nullptr, nullptr};
+  const int64_t x_at = static_cast<int64_t>(pair / ex.pairs_per_x) * cols;
+  return {true, w + static_cast<uint64_t>(e) * ex.expert_stride, x + x_at, x_up != nullptr ? x_up + x_at : nullptr,
+          y + static_cast<int64_t>(pair) * rows};
 }
 
 // Where step `step` of row `row` lies: its 16-byte-aligned words and the offset of its

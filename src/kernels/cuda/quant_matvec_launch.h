@@ -13,14 +13,18 @@ namespace tandem::cuda_detail {
 
 // Expert-indexed products (QuantMatMulExperts): grid row y = pair p multiplies expert
 // ids[p] - expert_begin (skipped when outside [0, n_expert)) by x row p / pairs_per_x
-// into y row p. ids null: one plain product.
+// into y row p. ids null: one plain product. With a second matrix set (gate and up in one
+// launch), grid rows n_pairs + p do the same with w_second into y_second.
 struct ExpertIndex {
   const int32_t* ids = nullptr;  // device [n_pairs]
   int n_pairs = 1;
   int pairs_per_x = 1;
   int expert_begin = 0;
   int n_expert = 0;
-  uint64_t expert_stride = 0;    // bytes between experts' matrices
+  uint64_t expert_stride = 0;    // bytes between experts' matrices (both sets)
+  const uint8_t* w_second = nullptr;  // device, or null
+  float* y_second = nullptr;          // device [n_pairs, rows]
+  int products() const { return w_second != nullptr ? 2 * n_pairs : n_pairs; }
 };
 
 struct QuantMatMulArgs {
@@ -34,6 +38,9 @@ struct QuantMatMulArgs {
   float* y;              // device [n_tokens, rows]
   ExpertIndex experts{};  // ids null: plain product
   ActivationRounding rounding = ActivationRounding::kNone;
+  // Non-null: the activations are SwiGLU(x, x_up) (x_up shaped like x), applied as they are
+  // read (the down product after gate and up).
+  const float* x_up = nullptr;
 };
 
 cudaError_t LaunchQuantMatMul(const QuantMatMulArgs& args, cudaStream_t stream);

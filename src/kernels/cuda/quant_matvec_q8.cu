@@ -21,6 +21,7 @@
 #include "kernels/cuda/quant_formats_q8.cuh"
 #include "kernels/cuda/quant_matvec_common.cuh"
 #include "kernels/cuda/quant_matvec_launch.h"
+#include "kernels/cuda/swiglu_math.cuh"
 
 namespace tandem::cuda_detail {
 namespace {
@@ -74,11 +75,13 @@ __device__ __forceinline__ void RoundEight(const float v[8], float iscale, uint3
   hi = (q[4] & 255) | (q[5] & 255) << 8 | (q[6] & 255) << 16 | static_cast<uint32_t>(q[7] & 255) << 24;
 }
 
-// Rounds x [n_tokens, cols] into `sx`, all threads of the block taking part (no early
-// exits before this). kPer256: Q8_K (scale -127 / the signed value of largest magnitude,
-// its first occurrence; d = 1 / scale); else Q8_0 (d = f16(amax / 127), q = x * 127 / amax).
+// Rounds x [n_tokens, cols] (SwiGLU(x, x_up) when x_up is given) into `sx`, all threads of
+// the block taking part (no early exits before this). kPer256: Q8_K (scale -127 / the
+// signed value of largest magnitude, its first occurrence; d = 1 / scale); else Q8_0
+// (d = f16(amax / 127), q = x * 127 / amax).
 template <bool kPer256>
-__device__ void RoundActivationsToShared(const float* __restrict__ x, int cols, int n_tokens, const SharedX& sx) {
+__device__ void RoundActivationsToShared(const float* __restrict__ x, const float* __restrict__ x_up, int cols,
+                                         int n_tokens, const SharedX& sx) {
   const int lane = threadIdx.x & 31;
   const int total = n_tokens * cols;  // a multiple of 256 (kPer256) or 32
   const int chunk = kPer256 ? 256 : 32 * kThreads / 4;
@@ -89,8 +92,12 @@ __device__ void RoundActivationsToShared(const float* __restrict__ x, int cols, 
     const bool in = f < total;  // whole warps agree for kPer256, whole 4-lane blocks otherwise
     float v[8] = {};
     if (in) {
-      const float4 a = __ldg(reinterpret_cast<const float4*>(x + f));
-      const float4 b = __ldg(reinterpret_cast<const float4*>(x + f) + 1);
+      float4 a = __ldg(reinterpret_cast<const float4*>(x + f));
+      float4 b = __ldg(reinterpret_cast<const float4*>(x + f) + 1);
+      if (x_up != nullptr) {
+        a = SwiGlu4(a, __ldg(reinterpret_cast<const float4*>(x_up + f)));
+        b = SwiGlu4(b, __ldg(reinterpret_cast<const float4*>(x_up + f) + 1));
+      }
       v[0] = a.x, v[1] = a.y, v[2] = a.z, v[3] = a.w, v[4] = b.x, v[5] = b.y, v[6] = b.z, v[7] = b.w;
     }
     float iscale, d;
@@ -185,16 +192,18 @@ __device__ __forceinline__ void DotRun(const uint8_t* s, int off, int run, const
 template <GgmlType T, int NT>
 __global__ void __launch_bounds__(kThreads) QuantMatMulQ8Kernel(const uint8_t* __restrict__ w, int rows, int cols,
                                                                  uint64_t row_stride, uint64_t row_bytes,
-                                                                 const float* __restrict__ x, int n_tokens,
+                                                                 const float* __restrict__ x,
+                                                                 const float* __restrict__ x_up, int n_tokens,
                                                                  float* __restrict__ y, ExpertIndex experts) {
   using F = FormatQ8<T>;
   if (experts.ids != nullptr) WaitForPreviousKernel();  // the ids are the router's output
   LetNextKernelLaunch();
-  const ExpertPick pick = PickExpert(experts, rows, cols);
+  const ExpertPick pick = PickExpert(experts, w, x, x_up, y, rows, cols);
   if (!pick.held) return;  // before any barrier: the whole block leaves
-  w += pick.w_offset;
-  x += pick.x_offset;
-  y += pick.y_offset;
+  w = pick.w;
+  x = pick.x;
+  x_up = pick.x_up;
+  y = pick.y;
   constexpr int kWords = Q8WordsPerLane<F>();
   constexpr int kStepBytes = kStepGroups * F::kGroupBytes;
   __shared__ __align__(16) uint8_t staged[kWarps][kWords * 32 * 16 + 16];  // +16: LoadU64 reads past the end
@@ -209,7 +218,7 @@ __global__ void __launch_bounds__(kThreads) QuantMatMulQ8Kernel(const uint8_t* _
       w, rows, row_stride, row_bytes, steps, blockIdx.x * kWarps + warp, gridDim.x * kWarps, s, n_tokens, y,
       [&] {
         WaitForPreviousKernel();
-        RoundActivationsToShared<kPer256Rounding<T>>(x, cols, n_tokens, sx);
+        RoundActivationsToShared<kPer256Rounding<T>>(x, x_up, cols, n_tokens, sx);
         __syncthreads();
       },
       [&](int shift, int step, float(&acc)[NT]) {
@@ -242,11 +251,11 @@ cudaError_t LaunchQ8Format(const QuantMatMulArgs& a, cudaStream_t stream) {
   if (err == cudaSuccess) err = cudaOccupancyMaxActiveBlocksPerMultiprocessor(&per_sm, kernel, kThreads, shared);
   if (err != cudaSuccess) return err;
   const int wanted = static_cast<int>((a.rows + kWarps - 1) / kWarps);
-  const int blocks = BlocksPerProduct(wanted, sms * std::max(per_sm, 1), a.experts.n_pairs);
+  const int blocks = BlocksPerProduct(wanted, sms * std::max(per_sm, 1), a.experts.products());
   const uint64_t row_bytes = static_cast<uint64_t>(a.cols) / kGroupElems * F::kGroupBytes +
                              static_cast<uint64_t>(a.cols % kGroupElems) * F::kGroupBytes / kGroupElems;
-  return LaunchAfterPrevious(kernel, dim3(blocks, a.experts.n_pairs), kThreads, shared, stream, a.w,
-                             static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride, row_bytes, a.x,
+  return LaunchAfterPrevious(kernel, dim3(blocks, a.experts.products()), kThreads, shared, stream, a.w,
+                             static_cast<int>(a.rows), static_cast<int>(a.cols), a.row_stride, row_bytes, a.x, a.x_up,
                              a.n_tokens, a.y, a.experts);
 }
 

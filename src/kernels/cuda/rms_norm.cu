@@ -31,6 +31,24 @@ __global__ void __launch_bounds__(kThreads) RmsNormKernel(const float* x, const 
   ApplyScale(x + offset, w, n, sum, n, eps, y + offset);
 }
 
+// Each thread reads back only the elements it summed, so no barrier separates the add
+// from the scaling but BlockSum's own.
+__global__ void __launch_bounds__(kThreads) AddRmsNormKernel(float* x, const float* add, const float* w, int n,
+                                                            float eps, float* y) {
+  cuda_detail::StartAfterPreviousKernel();
+  __shared__ double scratch[32];
+  const int64_t offset = static_cast<int64_t>(blockIdx.x) * n;
+  x += offset;
+  add += offset;
+  double sum = 0.0;
+  for (int i = threadIdx.x; i < n; i += kThreads) {
+    const float v = __fadd_rn(x[i], add[i]);
+    x[i] = v;
+    sum += cuda_detail::Square(v);
+  }
+  ApplyScale(x, w, n, cuda_detail::BlockSum(sum, scratch), n, eps, y + offset);
+}
+
 __global__ void __launch_bounds__(kThreads) SumSquaresKernel(const float* x, int n, float* sums) {
   cuda_detail::StartAfterPreviousKernel();
   const double sum = RowSumSquares(x + static_cast<int64_t>(blockIdx.x) * n, n);
@@ -52,6 +70,13 @@ cudaError_t RmsNormRows(const float* x, const float* w, int64_t rows, int64_t n,
   if (rows <= 0) return cudaSuccess;
   return cuda_detail::LaunchAfterPrevious(RmsNormKernel, static_cast<unsigned>(rows), kThreads, 0, stream, x, w,
                                           static_cast<int>(n), eps, y);
+}
+
+cudaError_t AddRmsNormRows(float* x, const float* add, const float* w, int64_t rows, int64_t n, float eps, float* y,
+                           cudaStream_t stream) {
+  if (rows <= 0) return cudaSuccess;
+  return cuda_detail::LaunchAfterPrevious(AddRmsNormKernel, static_cast<unsigned>(rows), kThreads, 0, stream, x, add,
+                                          w, static_cast<int>(n), eps, y);
 }
 
 cudaError_t SumSquaresRows(const float* x, int64_t rows, int64_t n, float* sums, cudaStream_t stream) {

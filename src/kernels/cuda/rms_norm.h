@@ -14,6 +14,12 @@ namespace tandem {
 cudaError_t RmsNormRows(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* y,
                         cudaStream_t stream);
 
+// x[r] += add[r], then y[r] = RmsNorm(x[r]) * w, for each of `rows` rows of n: the residual
+// add and the next block's input norm in one pass. x, add, y: device f32 [rows, n]
+// (y not x); w: device f32 [n] or null.
+cudaError_t AddRmsNormRows(float* x, const float* add, const float* w, int64_t rows, int64_t n, float eps, float* y,
+                           cudaStream_t stream);
+
 // sums[r] = sum of squares of row r of x: [rows, n] (as f32, accumulated in double).
 cudaError_t SumSquaresRows(const float* x, int64_t rows, int64_t n, float* sums, cudaStream_t stream);
 
