@@ -155,9 +155,7 @@ __global__ void __launch_bounds__(kThreads) FloatMatMulKernel(const uint8_t* __r
     }
 #pragma unroll
     for (int t = 0; t < NT; ++t) {
-      float v = acc[t];
-#pragma unroll
-      for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+      const float v = WarpSum(acc[t]);
       if (lane == 0 && t < n_tokens) y[static_cast<int64_t>(t) * rows + row] = v;
     }
   }

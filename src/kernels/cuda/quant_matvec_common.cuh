@@ -8,6 +8,7 @@
 #include <cstdint>
 
 #include "kernels/cuda/quant_matvec_launch.h"
+#include "kernels/cuda/warp_reduce.cuh"
 
 namespace tandem::cuda_detail {
 
@@ -114,9 +115,7 @@ __device__ __forceinline__ void WalkStagedRows(const uint8_t* w, int rows, uint6
     if (step == steps - 1) {
 #pragma unroll
       for (int t = 0; t < NT; ++t) {
-        float v = acc[t];
-#pragma unroll
-        for (int o = 16; o > 0; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+        const float v = WarpSum(acc[t]);
         if (lane == 0 && t < n_tokens) y[static_cast<int64_t>(t) * rows + row] = v;
         acc[t] = 0.0f;
       }
