@@ -388,6 +388,12 @@ TEST(ApiServiceParallel, StreamsAtOnceDecodeTogether) {
   ASSERT_TRUE(served);
   ServedModel& model = *served->model;
   EXPECT_EQ(model.ranks().parallel(), 2);
+  v1::ClusterInfoReply info;
+  {
+    grpc::ClientContext context;
+    ASSERT_TRUE(served->client->stub().ClusterInfo(&context, v1::ClusterInfoRequest(), &info).ok());
+  }
+  EXPECT_EQ(info.parallel_sequences(), 2);
   const std::vector<std::string> prompts = {kPrompt, "Once upon a time", "1, 2, 3, 4,"};
   const std::vector<int32_t> lengths = {48, 24, 24};
   std::vector<std::vector<int32_t>> want(prompts.size());
@@ -522,6 +528,7 @@ TEST_F(ApiServiceTest, ClusterInfoDescribesTheRanks) {
   EXPECT_EQ(reply.model(), served_->path);
   EXPECT_EQ(reply.architecture(), "qwen3moe");
   EXPECT_EQ(reply.context_length(), kCtx);
+  EXPECT_EQ(reply.parallel_sequences(), 1);
   EXPECT_EQ(reply.collective(), "in-process");
   EXPECT_NE(reply.plan().find("rank 1"), std::string::npos) << reply.plan();
   ASSERT_EQ(reply.nodes_size(), 2);

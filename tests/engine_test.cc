@@ -7,6 +7,8 @@
 
 #include <filesystem>
 
+#include "engine/generate.h"
+#include "engine/sequence_batch.h"
 #include "model/synth/synth_model.h"
 #include "synth_options.h"
 
@@ -158,6 +160,52 @@ TEST_F(EngineTest, BadBatchedStepsAreRejectedWithAMessage) {
   auto zero = Engine::Load(path_, EngineOptions{.n_ctx = 8, .n_seq = 0});
   ASSERT_FALSE(zero.ok());
   EXPECT_NE(zero.status().message().find("parallel sequences"), std::string::npos) << zero.status().message();
+}
+
+// A request with a long prompt joins a batch in flight: its prompt runs a chunk per
+// iteration while the other sequence keeps decoding, and both get the tokens they get
+// alone.
+TEST_F(EngineTest, LongPromptsJoinInChunksWithoutStallingTheBatch) {
+  const std::vector<int32_t> short_prompt = {11, 2000, 35};
+  std::vector<int32_t> long_prompt = kTokens;  // 13 tokens: 4 chunks of 4
+  long_prompt.insert(long_prompt.end(), {600, 601, 602});
+  SamplingParams greedy;
+  auto alone = [&](const std::vector<int32_t>& prompt, int64_t n) {
+    auto e = Load(64);
+    std::vector<int32_t> tokens;
+    EXPECT_TRUE(Generate(*e, prompt, n, greedy, {}, [&](int32_t t) {
+                  tokens.push_back(t);
+                  return true;
+                }).ok());
+    return tokens;
+  };
+  const std::vector<int32_t> want_a = alone(short_prompt, 12), want_b = alone(long_prompt, 5);
+
+  auto e = Load(64, 256, 2);
+  ASSERT_TRUE(e);
+  SequenceBatch batch(*e, /*prefill_chunk=*/4);
+  std::vector<int32_t> got_a, got_b;
+  size_t a_before_b = 0;  // A's tokens when B's first came
+  SequenceRequest a = SequenceRequest::Of(short_prompt, 12, greedy, {}, [&](int32_t t) {
+    got_a.push_back(t);
+    return true;
+  });
+  SequenceRequest b = SequenceRequest::Of(long_prompt, 5, greedy, {}, [&](int32_t t) {
+    if (got_b.empty()) a_before_b = got_a.size();
+    got_b.push_back(t);
+    return true;
+  });
+  std::vector<SequenceRequest> first, second;
+  first.push_back(std::move(a));
+  second.push_back(std::move(b));
+  ASSERT_TRUE(batch.Lead(std::move(first), /*more_may_join=*/true).ok());
+  ASSERT_EQ(got_a.size(), 2u);  // its first token from the prompt, the second from the step
+  ASSERT_TRUE(batch.accepts_joining());
+  ASSERT_TRUE(batch.Lead(std::move(second)).ok());
+  while (batch.in_flight() > 0) ASSERT_TRUE(batch.Lead({}).ok());
+  EXPECT_EQ(got_a, want_a);
+  EXPECT_EQ(got_b, want_b);
+  EXPECT_EQ(a_before_b, 5u) << "A decoded once in each of the 3 iterations B's first 3 chunks took";
 }
 
 TEST_F(EngineTest, MissingOrMisshapenModelsAreNamed) {

@@ -1,4 +1,4 @@
-// The --activations option of the commands that run an engine (run, bench decode): how
+// The --activations option of the commands that run an engine (run, serve, bench decode): how
 // the quantized products take their activations (EngineOptions::ggml_activation_rounding).
 #pragma once
 

@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstring>
 
+#include "cli/activations_option.h"
 #include "cli/commands.h"
 #include "cli/stop_signals.h"
 #include "common/log.h"
@@ -32,6 +33,9 @@ struct ServeArgs {
   int64_t parallel = 4;  // requests decoded together, each with its own KV cache of n_ctx
   std::string kv = "f16";
   int threads = 0;
+  std::string backend = "cpu";       // cpu | cuda (local ranks only)
+  int device = 0;                    // cuda: GPU ordinal
+  std::string activations = "auto";  // auto | f32 | ggml
 };
 
 EngineOptions EngineOptionsOf(const ServeArgs& a) {
@@ -40,6 +44,9 @@ EngineOptions EngineOptionsOf(const ServeArgs& a) {
   options.n_seq = a.parallel;
   options.n_threads = a.threads;
   options.kv_storage = a.kv == "f32" ? KvStorage::kF32 : KvStorage::kF16;
+  options.backend = a.backend;
+  options.cuda_device = a.device;
+  options.ggml_activation_rounding = ActivationRoundingOf(a.activations);
   return options;
 }
 
@@ -75,6 +82,12 @@ int RunServe(const ServeArgs& a) {
   const auto start = std::chrono::steady_clock::now();
   if (a.nodes > 1 && a.ranks > 1) {
     fmt::print(stderr, "error: --nodes and --ranks do not go together: one process per node serves one rank\n");
+    return 2;
+  }
+  if (a.nodes > 1 && a.backend != "cpu") {
+    fmt::print(stderr, "error: --backend {} serves local ranks only (--ranks N on one GPU); the workers of --nodes run "
+                       "the CPU backend for now\n",
+               a.backend);
     return 2;
   }
   std::unique_ptr<ControlPlane> control;  // outlives the ranks: workers heartbeat to it
@@ -143,6 +156,11 @@ Command AddServeCommand(CLI::App& app) {
                   "(more requests wait their turn)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, Engine::kMaxStepRows));
+  sub->add_option("--backend", a->backend, "where the forward runs: cpu, or cuda (one GPU; --ranks N share it)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  sub->add_option("--device", a->device, "cuda backend: GPU ordinal")->capture_default_str()->check(CLI::Range(0, 64));
+  AddActivationsOption(sub, &a->activations);
   sub->add_option("--kv", a->kv, "KV cache type")->check(CLI::IsMember({"f16", "f32"}))->capture_default_str();
   sub->add_option("-t,--threads", a->threads, "CPU threads, split between the ranks (0: all cores)")
       ->check(CLI::Range(0, 1024));

@@ -123,6 +123,7 @@ grpc::Status ApiService::ClusterInfo(grpc::ServerContext*, const v1::ClusterInfo
   reply->set_model(model_.model_path());
   reply->set_architecture(std::string(ArchName(model_.config().shape.arch)));
   reply->set_context_length(model_.n_ctx());
+  reply->set_parallel_sequences(model_.ranks().parallel());
   reply->set_collective(model_.ranks().collective_name());
   reply->set_plan(model_.PlanText());
   for (const ServedNode& n : model_.Nodes()) {

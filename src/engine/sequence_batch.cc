@@ -27,10 +27,11 @@ static_assert(std::is_trivially_copyable_v<JoiningHeader>);
 
 }  // namespace
 
-SequenceBatch::SequenceBatch(Engine& engine)
+SequenceBatch::SequenceBatch(Engine& engine, int64_t prefill_chunk)
     : engine_(engine),
       group_(engine.collective()),
       leader_(engine.collective().rank() == 0),
+      prefill_chunk_(std::max<int64_t>(1, prefill_chunk)),
       slots_(static_cast<size_t>(std::min(engine.n_seq(), Engine::kMaxStepRows))) {}
 
 int64_t SequenceBatch::in_flight() const {
@@ -102,25 +103,35 @@ Status SequenceBatch::Iterate(std::vector<std::pair<int64_t, SequenceRequest>>& 
     Sequence& s = slots_[slot].emplace();
     s.sampling = request.sampling;
     s.history = request.prompt;
+    s.prompt_tokens = static_cast<int64_t>(request.prompt.size());
     if (leader_) {
       s.sampler = std::make_unique<Sampler>(request.sampling);
-      s.stats.prompt_tokens = static_cast<int64_t>(request.prompt.size());
+      s.stats.prompt_tokens = s.prompt_tokens;
+      s.joined_at = Clock::now();
     }
-    const auto start = Clock::now();
     engine_.Reset(slot);
     if (request.synthetic_depth > 0) TANDEM_TRY(engine_.FillContext(request.synthetic_depth, slot));
-    TANDEM_TRY(engine_.Step(request.prompt, slot));
     s.request = std::move(request);
+  }
+  // Prompts run a chunk per iteration, so a long one does not stall the others' decoding;
+  // a prompt's last chunk gives its first token.
+  for (int64_t slot = 0; slot < capacity(); ++slot) {
+    if (!slots_[slot].has_value() || slots_[slot]->prompt_run == slots_[slot]->prompt_tokens) continue;
+    Sequence& s = *slots_[slot];
+    const int64_t n = std::min(prefill_chunk_, s.prompt_tokens - s.prompt_run);
+    TANDEM_TRY(engine_.Step(std::span(s.history).subspan(s.prompt_run, n), slot));
+    s.prompt_run += n;
+    if (s.prompt_run < s.prompt_tokens) continue;
     if (leader_) {
       s.prefilled_at = Clock::now();
-      s.stats.prefill_seconds = std::chrono::duration<double>(s.prefilled_at - start).count();
+      s.stats.prefill_seconds = std::chrono::duration<double>(s.prefilled_at - s.joined_at).count();
     }
     TANDEM_TRY(SampleRows({slot}));
   }
   std::vector<int64_t> rows;
   std::vector<SeqToken> step;
   for (int64_t slot = 0; slot < capacity(); ++slot) {
-    if (!slots_[slot].has_value()) continue;
+    if (!slots_[slot].has_value() || slots_[slot]->prompt_run < slots_[slot]->prompt_tokens) continue;
     rows.push_back(slot);
     step.push_back({slot, slots_[slot]->next});
   }

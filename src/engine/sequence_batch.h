@@ -5,9 +5,10 @@
 // an iteration, then each sampled token), so no per-token control message leaves the group.
 //
 // An iteration on every rank: a header (shutdown, or how many requests join); each joining
-// request's slot, sampling values and prompt; its prompt runs and its first token is
-// sampled; then one decode step of every sequence in flight and a sampling round for all
-// of them: one gather of every row's summary, one broadcast of the leader's words. The
+// request's slot, sampling values and prompt; the next chunk of every prompt not yet run
+// (a prompt's last chunk gives its first token, sampled at once); then one decode step of
+// every sequence past its prompt and a sampling round for all of them: one gather of every
+// row's summary, one broadcast of the leader's words. The
 // words also say whether the next iteration has a header: while sequences are in flight
 // and none may join, an iteration is the decode step alone (two collectives per token
 // besides the layers').
@@ -52,12 +53,15 @@ struct SequenceRequest {
 
 class SequenceBatch {
  public:
-  explicit SequenceBatch(Engine& engine);
+  // prefill_chunk: prompt tokens each joining request runs per iteration, so that a long
+  // prompt delays the other sequences' next tokens by a chunk's time, not by its whole.
+  explicit SequenceBatch(Engine& engine, int64_t prefill_chunk = kPrefillChunk);
+  static constexpr int64_t kPrefillChunk = 256;
 
   // Sequences that can be in flight at once: the engine's KV slots, at most
   // Engine::kMaxStepRows.
   int64_t capacity() const { return static_cast<int64_t>(slots_.size()); }
-  int64_t in_flight() const;
+  int64_t in_flight() const;  // requests joined and not ended (prompts still running included)
   // Whether the next iteration can take joining requests: the last one's words announced
   // a header (its Lead said more_may_join) or nothing is in flight.
   bool accepts_joining() const { return header_due_ || in_flight() == 0; }
@@ -82,12 +86,14 @@ class SequenceBatch {
   struct Sequence {
     SamplingParams sampling;
     std::vector<int32_t> history;  // prompt, then every sampled token
+    int64_t prompt_tokens = 0;
+    int64_t prompt_run = 0;        // prompt tokens in the cache so far
     int32_t next = 0;              // sampled, runs in the next decode step
     // Leader only:
     SequenceRequest request;
     std::unique_ptr<Sampler> sampler;
     GenerateStats stats;
-    Clock::time_point prefilled_at;
+    Clock::time_point joined_at, prefilled_at;
   };
 
   // The same steps on every rank once the iteration's joining requests are known.
@@ -100,6 +106,7 @@ class SequenceBatch {
   Engine& engine_;
   Collective& group_;
   bool leader_;
+  int64_t prefill_chunk_;
   bool header_due_ = true;   // the next iteration starts with a header
   bool may_join_ = false;    // leader: what the words of this iteration announce
   std::vector<std::optional<Sequence>> slots_;  // [capacity]
