@@ -95,6 +95,14 @@ class Backend {
                              int64_t n_total, float eps, float* y) = 0;
   // y: [n_tokens, w.rows] = x: [n_tokens, w.cols] times w's rows.
   virtual void MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) = 0;
+  // Independent products of the same n_tokens rows (no job reads another's output): a
+  // backend may run them at once (the attention's q, k and v).
+  struct MatMulJob {
+    const WeightMatrix* w;
+    const float* x;
+    float* y;
+  };
+  virtual void MatMuls(std::span<const MatMulJob> jobs, int64_t n_tokens) = 0;
   // x += y, n elements.
   virtual void Add(float* x, const float* y, int64_t n) = 0;
   // x: [n_tokens, n_heads, head_dim], token t at position pos0 + t, rotated in place.

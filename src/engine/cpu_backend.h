@@ -40,6 +40,9 @@ class CpuBackend final : public Backend {
   void RmsNormBySums(const float* x, const WeightVector& w, int64_t rows, int64_t n, const float* sums,
                      int64_t n_total, float eps, float* y) override;
   void MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) override;
+  void MatMuls(std::span<const MatMulJob> jobs, int64_t n_tokens) override {
+    for (const MatMulJob& j : jobs) MatMul(*j.w, j.x, n_tokens, j.y);
+  }
   void Add(float* x, const float* y, int64_t n) override;
   void Rope(const RopeParams& params, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
             int64_t pos0) override;

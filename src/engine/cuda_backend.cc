@@ -159,6 +159,11 @@ Expected<std::unique_ptr<CudaBackend>> CudaBackend::Create(const CudaBackendOpti
   TANDEM_CUDA_TRY(cudaGetDeviceProperties(&prop, options.device));
   b->device_name_ = prop.name;
   TANDEM_CUDA_TRY(cudaStreamCreateWithFlags(&b->stream_, cudaStreamNonBlocking));
+  for (int i = 0; i < kSideStreams; ++i) {
+    TANDEM_CUDA_TRY(cudaStreamCreateWithFlags(&b->side_streams_[i], cudaStreamNonBlocking));
+    TANDEM_CUDA_TRY(cudaEventCreateWithFlags(&b->joins_[i], cudaEventDisableTiming));
+  }
+  TANDEM_CUDA_TRY(cudaEventCreateWithFlags(&b->fork_, cudaEventDisableTiming));
   size_t free = 0, total = 0;
   TANDEM_CUDA_TRY(cudaMemGetInfo(&free, &total));
   Log(Subsystem::kEngine)
@@ -173,6 +178,11 @@ CudaBackend::~CudaBackend() {
     cudaStreamSynchronize(stream_);
     cudaStreamDestroy(stream_);
   }
+  for (int i = 0; i < kSideStreams; ++i) {
+    if (side_streams_[i] != nullptr) cudaStreamDestroy(side_streams_[i]);
+    if (joins_[i] != nullptr) cudaEventDestroy(joins_[i]);
+  }
+  if (fork_ != nullptr) cudaEventDestroy(fork_);
   for (auto& [shape, exec] : step_graphs_) cudaGraphExecDestroy(exec);
   for (void* p : allocations_) cudaFree(p);
 }
@@ -327,6 +337,31 @@ void CudaBackend::MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens
                "matmul")) {
       return;
     }
+  }
+}
+
+void CudaBackend::MatMuls(std::span<const MatMulJob> jobs, int64_t n_tokens) {
+  const int64_t branches = std::min<int64_t>(static_cast<int64_t>(jobs.size()), kSideStreams + 1);
+  if (branches <= 1 || n_tokens > kQuantMatMulMaxTokens) {
+    for (const MatMulJob& j : jobs) MatMul(*j.w, j.x, n_tokens, j.y);
+    return;
+  }
+  const auto timed = Timed("matmul");
+  if (!CheckCuda(cudaEventRecord(fork_, stream_), "fork of products")) return;
+  for (int64_t i = 0; i < static_cast<int64_t>(jobs.size()); ++i) {
+    const int64_t branch = i % branches;
+    cudaStream_t s = branch == 0 ? stream_ : side_streams_[branch - 1];
+    if (i == branch && branch > 0 && !CheckCuda(cudaStreamWaitEvent(s, fork_, 0), "fork of products")) return;
+    const WeightMatrix& w = *jobs[i].w;
+    if (!Check(QuantMatMul(w.type, w.data, w.rows, w.cols, w.row_stride, jobs[i].x, n_tokens, jobs[i].y, s,
+                           activations_),
+               "matmul")) {
+      return;
+    }
+  }
+  for (int64_t branch = 1; branch < branches; ++branch) {
+    if (!CheckCuda(cudaEventRecord(joins_[branch - 1], side_streams_[branch - 1]), "join of products")) return;
+    if (!CheckCuda(cudaStreamWaitEvent(stream_, joins_[branch - 1], 0), "join of products")) return;
   }
 }
 

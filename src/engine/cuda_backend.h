@@ -53,6 +53,9 @@ class CudaBackend final : public Backend {
   void RmsNormBySums(const float* x, const WeightVector& w, int64_t rows, int64_t n, const float* sums,
                      int64_t n_total, float eps, float* y) override;
   void MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) override;
+  // Up to 8 rows: the first job on the backend's stream, the others on side streams forked
+  // from it and joined back (parallel branches of a recorded step); more rows: one by one.
+  void MatMuls(std::span<const MatMulJob> jobs, int64_t n_tokens) override;
   void Add(float* x, const float* y, int64_t n) override;
   void Rope(const RopeParams& params, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
             int64_t pos0) override;
@@ -112,6 +115,10 @@ class CudaBackend final : public Backend {
   ActivationRounding activations_ = ActivationRounding::kLikeGgml;
   std::string device_name_;
   cudaStream_t stream_ = nullptr;
+  static constexpr int kSideStreams = 2;
+  cudaStream_t side_streams_[kSideStreams] = {};  // MatMuls' other branches
+  cudaEvent_t fork_ = nullptr;                    // stream_ reached the fork
+  cudaEvent_t joins_[kSideStreams] = {};          // each side stream's branch is done
   std::vector<void*> allocations_;  // freed in the destructor
   Status error_;                    // the first failed op since creation (sticky)
   uint64_t weight_bytes_ = 0, kv_bytes_ = 0, workspace_bytes_ = 0, scratch_bytes_ = 0;

@@ -307,9 +307,8 @@ Status Engine::Attention(int layer, const RowPlaces& rows) {
   const int64_t embd = s.n_embd, hd = s.head_dim, n_head = shard_.n_head(s), n_kv_head = shard_.n_kv_head;
   const int64_t q_dim = n_head * hd, kv_dim = n_kv_head * hd;
   Observe("attn_norm", layer, ws_.xn, n, embd);
-  b.MatMul(w.wq, ws_.xn, n, ws_.q);
-  b.MatMul(w.wk, ws_.xn, n, ws_.k);
-  b.MatMul(w.wv, ws_.xn, n, ws_.v);
+  const Backend::MatMulJob qkv[] = {{&w.wq, ws_.xn, ws_.q}, {&w.wk, ws_.xn, ws_.k}, {&w.wv, ws_.xn, ws_.v}};
+  b.MatMuls(qkv, n);
   Observe("q", layer, ws_.q, n, q_dim);
   Observe("k", layer, ws_.k, n, kv_dim);
   Observe("v", layer, ws_.v, n, kv_dim);
