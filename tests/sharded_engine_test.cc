@@ -6,10 +6,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <thread>
 
+#include "coordinator/batch_scheduler.h"
 #include "coordinator/local_cluster.h"
 #include "engine/generate.h"
 #include "sharding_models.h"
@@ -231,6 +233,36 @@ TEST(ShardedEngineBatching, ConcurrentRequestsDecodeTogetherAndMatchOneRank) {
     EXPECT_EQ(got[i], want[i]) << "request " << i;
     EXPECT_EQ(stats[i]->widest_step, 3) << "request " << i << " was not decoded together with the others";
   }
+}
+
+// A session that fails fails the requests it was given and those queued behind them
+// (none hangs), and the scheduler serves the next requests in a new session.
+TEST(ShardedEngineBatching, AFailedSessionFailsItsRequestsAndTheNextOneServes) {
+  auto engine = Engine::Load(ModelPath(Arch::kQwen3Moe, Recipe::kQ8_0), Options());
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+  std::atomic<bool> broken{true};
+  std::atomic<bool> release{false};
+  BatchScheduler scheduler([&](const std::function<Status(Engine&)>& lead) -> Status {
+    if (!broken) return lead(**engine);
+    while (!release) std::this_thread::sleep_for(std::chrono::milliseconds(1));  // let requests queue up
+    return Status::Unavailable("the group broke");
+  });
+  SamplingParams greedy;
+  auto request = [&] { return SequenceRequest::Of(kPrompt, 4, greedy, {}, [](int32_t) { return true; }); };
+  std::vector<Expected<GenerateStats>> failed(3, Status::Error("not run"));
+  std::vector<std::thread> callers;
+  for (size_t i = 0; i < failed.size(); ++i) callers.emplace_back([&, i] { failed[i] = scheduler.Generate(request()); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  release = true;
+  for (auto& t : callers) t.join();
+  for (const auto& f : failed) {
+    ASSERT_FALSE(f.ok());
+    EXPECT_NE(f.status().message().find("the group broke"), std::string::npos) << f.status().message();
+  }
+  broken = false;
+  auto served = scheduler.Generate(request());
+  ASSERT_TRUE(served.ok()) << served.status().message();
+  EXPECT_EQ(served->generated_tokens, 4);
 }
 
 // A request the leader refuses never reaches the other ranks; the cluster stays usable.
