@@ -69,23 +69,43 @@ struct ChunkArgs {
   float* part_ml;                          // [n_tokens, n_head, splits, 2]
 };
 
-// Rows [0, n) of K or V (row p at src + p * row_stride elements, hd of them) into dst (row p
-// at dst + p * pitch), 16 bytes per load where the rows allow it: one round trip for the tile.
+// Rows [0, n) of K and of V (row p at k / v + p * row_stride elements, hd of them) into
+// ks / vs (row p at + p * pitch), 16 bytes per load where the rows allow it. Each thread
+// issues kBatch loads of K and of V before it stores any, so a tile costs about one round
+// trip to memory instead of one per load.
 template <typename KV>
-__device__ __forceinline__ void StageRows(const KV* __restrict__ src, int64_t row_stride, int n, int hd, int pitch,
-                                          KV* dst) {
+__device__ __forceinline__ void StageRows(const KV* __restrict__ k, const KV* __restrict__ v, int64_t row_stride,
+                                          int n, int hd, int pitch, KV* ks, KV* vs) {
   constexpr int kPer16 = 16 / sizeof(KV);
+  constexpr int kBatch = 4;
   if (hd % kPer16 == 0 && row_stride % kPer16 == 0) {
-    const int chunks = hd / kPer16;
-    for (int i = threadIdx.x; i < n * chunks; i += kThreads) {
-      const int p = i / chunks, c = i - p * chunks;
-      *reinterpret_cast<uint4*>(dst + p * pitch + c * kPer16) =
-          __ldg(reinterpret_cast<const uint4*>(src + p * row_stride) + c);
+    const int chunks = hd / kPer16, total = n * chunks;
+    for (int base = threadIdx.x; base < total; base += kThreads * kBatch) {
+      uint4 kw[kBatch], vw[kBatch];
+#pragma unroll
+      for (int b = 0; b < kBatch; ++b) {
+        const int i = base + b * kThreads;
+        if (i < total) {
+          const int p = i / chunks, c = i - p * chunks;
+          kw[b] = __ldg(reinterpret_cast<const uint4*>(k + p * row_stride) + c);
+          vw[b] = __ldg(reinterpret_cast<const uint4*>(v + p * row_stride) + c);
+        }
+      }
+#pragma unroll
+      for (int b = 0; b < kBatch; ++b) {
+        const int i = base + b * kThreads;
+        if (i < total) {
+          const int p = i / chunks, c = i - p * chunks;
+          *reinterpret_cast<uint4*>(ks + p * pitch + c * kPer16) = kw[b];
+          *reinterpret_cast<uint4*>(vs + p * pitch + c * kPer16) = vw[b];
+        }
+      }
     }
   } else {
     for (int i = threadIdx.x; i < n * hd; i += kThreads) {
       const int p = i / hd, d = i - p * hd;
-      dst[p * pitch + d] = src[p * row_stride + d];
+      ks[p * pitch + d] = k[p * row_stride + d];
+      vs[p * pitch + d] = v[p * row_stride + d];
     }
   }
 }
@@ -136,8 +156,7 @@ __global__ void __launch_bounds__(kThreads) AttendChunkKernel(ChunkArgs a, const
   for (int64_t tile = begin; tile < end; tile += tile_max) {
     const int n = static_cast<int>(end - tile < tile_max ? end - tile : tile_max);
     __syncthreads();  // the previous round is done with the tiles (and q, m, l are set)
-    StageRows(k_head + tile * row_stride, row_stride, n, hd, pitch, ks);
-    StageRows(v_head + tile * row_stride, row_stride, n, hd, pitch, vs);
+    StageRows(k_head + tile * row_stride, v_head + tile * row_stride, row_stride, n, hd, pitch, ks, vs);
     __syncthreads();
     // Scores: a thread per (head, position); a warp's positions share a head, so q is a broadcast.
     for (int i = threadIdx.x; i < G * n; i += kThreads) {
