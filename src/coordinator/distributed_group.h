@@ -53,7 +53,7 @@ class DistributedGroup final : public RankGroup {
   Expected<GenerateStats> Generate(std::span<const int32_t> prompt, int64_t max_tokens, const SamplingParams& sampling,
                                    std::span<const int32_t> eog, const TokenCallback& on_token) override;
   Engine& leader() override { return *leader_view_.load(); }
-  int64_t parallel() override { return std::min(options_.engine.n_seq, Engine::kMaxStepRows); }
+  int64_t parallel() override { return leader().step_capacity(); }
   PlannedShards planned() const override;
   std::string collective_name() const override { return "ucx"; }
   std::vector<RankNode> nodes() const override;

@@ -83,28 +83,13 @@ Expected<GenerateStats> LocalCluster::Generate(std::span<const int32_t> prompt, 
 
 Expected<std::vector<GenerateStats>> LocalCluster::GenerateTogether(std::vector<SequenceRequest> requests) {
   for (const SequenceRequest& r : requests) {
-    TANDEM_TRY(CheckRequest(leader(), r.prompt, r.max_tokens, r.sampling));
-    if (r.synthetic_depth < 0 || r.synthetic_depth + static_cast<int64_t>(r.prompt.size()) + r.max_tokens >
-                                     leader().n_ctx() + 1) {
-      return Status::Error("a synthetic context of {} positions + {} prompt tokens + {} new ones do not fit the "
-                           "context of {} positions",
-                           r.synthetic_depth, r.prompt.size(), r.max_tokens, leader().n_ctx());
-    }
+    TANDEM_TRY(CheckRequest(leader(), r.prompt, r.max_tokens, r.sampling, r.synthetic_depth));
   }
   std::vector<GenerateStats> stats(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) {
     requests[i].on_done = [&stats, i](const GenerateStats& s) { stats[i] = s; };
   }
-  TANDEM_TRY(LeadSession([&](Engine& leader) -> Status {
-    SequenceBatch batch(leader);
-    if (static_cast<int64_t>(requests.size()) > batch.capacity()) {
-      return Status::Error("{} requests at once, but the engine holds {} sequences", requests.size(),
-                           batch.capacity());
-    }
-    TANDEM_TRY(batch.Lead(std::move(requests)));
-    while (batch.in_flight() > 0) TANDEM_TRY(batch.Lead({}));
-    return Status::Ok();
-  }));
+  TANDEM_TRY(LeadSession([&](Engine& leader) { return SequenceBatch(leader).LeadToEnd(std::move(requests)); }));
   return stats;
 }
 

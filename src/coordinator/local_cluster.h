@@ -5,7 +5,6 @@
 // fails aborts the group so no other rank hangs.
 #pragma once
 
-#include <algorithm>
 #include <functional>
 #include <memory>
 #include <string>
@@ -51,7 +50,7 @@ class LocalCluster final : public RankGroup {
   // on_token; the others follow. Concurrent requests decode together (BatchScheduler).
   Expected<GenerateStats> Generate(std::span<const int32_t> prompt, int64_t max_tokens, const SamplingParams& sampling,
                                    std::span<const int32_t> eog, const TokenCallback& on_token) override;
-  int64_t parallel() override { return std::min(leader().n_seq(), Engine::kMaxStepRows); }
+  int64_t parallel() override { return leader().step_capacity(); }
   // Benchmarks: `requests` join one batch at once (each after its synthetic_depth
   // positions of synthetic context: Engine::FillContext) and run to their ends; their
   // stats in order. Not while Generate runs.

@@ -328,16 +328,21 @@ void CudaBackend::RmsNormBySums(const float* x, const WeightVector& w, int64_t r
   CheckCuda(RmsNormRowsBySums(x, w.data, rows, n, sums, n_total, eps, y, stream_), "rms norm by sums");
 }
 
-void CudaBackend::MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
-  const auto timed = Timed("matmul");
+bool CudaBackend::MatMulOn(cudaStream_t stream, const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kQuantMatMulMaxTokens) {
     const int64_t m = std::min(kQuantMatMulMaxTokens, n_tokens - t0);
     if (!Check(QuantMatMul(w.type, w.data, w.rows, w.cols, w.row_stride, x + t0 * w.cols, m, y + t0 * w.rows,
-                           stream_, activations_),
+                           stream, activations_),
                "matmul")) {
-      return;
+      return false;
     }
   }
+  return true;
+}
+
+void CudaBackend::MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
+  const auto timed = Timed("matmul");
+  MatMulOn(stream_, w, x, n_tokens, y);
 }
 
 void CudaBackend::MatMuls(std::span<const MatMulJob> jobs, int64_t n_tokens) {
@@ -352,12 +357,7 @@ void CudaBackend::MatMuls(std::span<const MatMulJob> jobs, int64_t n_tokens) {
     const int64_t branch = i % branches;
     cudaStream_t s = branch == 0 ? stream_ : side_streams_[branch - 1];
     if (i == branch && branch > 0 && !CheckCuda(cudaStreamWaitEvent(s, fork_, 0), "fork of products")) return;
-    const WeightMatrix& w = *jobs[i].w;
-    if (!Check(QuantMatMul(w.type, w.data, w.rows, w.cols, w.row_stride, jobs[i].x, n_tokens, jobs[i].y, s,
-                           activations_),
-               "matmul")) {
-      return;
-    }
+    if (!MatMulOn(s, *jobs[i].w, jobs[i].x, n_tokens, jobs[i].y)) return;
   }
   for (int64_t branch = 1; branch < branches; ++branch) {
     if (!CheckCuda(cudaEventRecord(joins_[branch - 1], side_streams_[branch - 1]), "join of products")) return;

@@ -98,6 +98,9 @@ class CudaBackend final : public Backend {
   bool Check(const Status& status, std::string_view op);
   bool CheckCuda(cudaError_t error, std::string_view op);
   void LogMemoryPlan(std::string_view stage) const;
+  // The product of `w` on `stream`, in launches of up to kQuantMatMulMaxTokens rows;
+  // false after a failure (kept by Check).
+  bool MatMulOn(cudaStream_t stream, const WeightMatrix& w, const float* x, int64_t n_tokens, float* y);
   Expected<cudaGraphExec_t> RecordStep(int64_t context_class, const std::function<Status()>& record);
   CudaOpTimer::Scope Timed(std::string_view op) { return {timer_, stream_, op, recording_class_ == 0}; }
   // One layer's K (V) cache: [n_seq, n_ctx, n_kv_head, head_dim] of kv_.storage; a

@@ -7,6 +7,7 @@
 // workspace sized at load.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -73,6 +74,8 @@ class Engine {
 
   int64_t n_ctx() const { return n_ctx_; }
   int64_t n_seq() const { return static_cast<int64_t>(n_past_.size()); }
+  // Sequences that can decode together: the KV slots, at most kMaxStepRows.
+  int64_t step_capacity() const { return std::min(n_seq(), kMaxStepRows); }
   // Positions sequence `seq` holds.
   int64_t n_past(int64_t seq = 0) const { return n_past_.at(static_cast<size_t>(seq)); }
   uint64_t workspace_bytes() const { return workspace_bytes_; }

@@ -33,7 +33,8 @@ using TokenCallback = std::function<bool(int32_t token)>;
 
 // eog: token ids that end generation (EOS, EOT); they are passed to on_token, not run.
 // On a sharded engine this runs on rank 0 while the other ranks are in FollowLeader
-// (engine/rank_loop.h); rank 0 samples and calls on_token. synthetic_depth: benchmarks,
+// (engine/rank_loop.h); rank 0 samples and calls on_token. An invalid request is refused
+// before the other ranks hear of it (CheckRequest). synthetic_depth: benchmarks,
 // positions of synthetic context before the prompt (Engine::FillContext).
 Expected<GenerateStats> Generate(Engine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
                                  const SamplingParams& sampling, std::span<const int32_t> eog,

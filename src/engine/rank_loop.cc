@@ -5,7 +5,7 @@
 namespace tandem {
 
 Status CheckRequest(const Engine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
-                    const SamplingParams& sampling) {
+                    const SamplingParams& sampling, int64_t synthetic_depth) {
   TANDEM_TRY(ValidateSampling(sampling));
   if (prompt.empty()) return Status::Error("the prompt is empty: give at least one token");
   if (max_tokens < 1) return Status::Error("max tokens {} must be at least 1", max_tokens);
@@ -14,6 +14,11 @@ Status CheckRequest(const Engine& engine, std::span<const int32_t> prompt, int64
                          "context length or ask for fewer tokens",
                          prompt.size(), max_tokens, engine.n_ctx());
   }
+  if (synthetic_depth < 0 || synthetic_depth + static_cast<int64_t>(prompt.size()) + max_tokens > engine.n_ctx() + 1) {
+    return Status::Error("a synthetic context of {} positions + {} prompt tokens + {} new ones do not fit the context "
+                         "of {} positions",
+                         synthetic_depth, prompt.size(), max_tokens, engine.n_ctx());
+  }
   for (size_t i = 0; i < prompt.size(); ++i) {
     if (prompt[i] < 0 || prompt[i] >= engine.config().shape.n_vocab) {
       return Status::Error("token id {} at index {} is outside the vocabulary of {}", prompt[i], i,
@@ -21,18 +26,6 @@ Status CheckRequest(const Engine& engine, std::span<const int32_t> prompt, int64
     }
   }
   return Status::Ok();
-}
-
-Expected<GenerateStats> LeadGenerate(Engine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
-                                     const SamplingParams& sampling, std::span<const int32_t> eog,
-                                     const TokenCallback& on_token, int64_t synthetic_depth) {
-  TANDEM_TRY(CheckRequest(engine, prompt, max_tokens, sampling));
-  if (synthetic_depth < 0 || synthetic_depth + static_cast<int64_t>(prompt.size()) + max_tokens > engine.n_ctx() + 1) {
-    return Status::Error("a synthetic context of {} positions + {} prompt tokens + {} new ones do not fit the context "
-                         "of {} positions",
-                         synthetic_depth, prompt.size(), max_tokens, engine.n_ctx());
-  }
-  return Generate(engine, prompt, max_tokens, sampling, eog, on_token, synthetic_depth);
 }
 
 Status LeadShutdown(Engine& engine) { return SequenceBatch(engine).LeadShutdown(); }

@@ -13,17 +13,11 @@
 
 namespace tandem {
 
-// Whether a request can run on `engine`: the checks LeadGenerate makes before the other
-// ranks hear of it (a failure after them means a rank or the collective failed).
+// Whether a request can run on `engine`, after synthetic_depth positions of synthetic
+// context (benchmarks): the checks made before the other ranks hear of it (a failure
+// after them means a rank or the collective failed).
 Status CheckRequest(const Engine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
-                    const SamplingParams& sampling);
-
-// Rank 0: runs one request on every rank from position 0 (the KV cache is reset), or,
-// for benchmarks, after `synthetic_depth` positions of synthetic context (Engine::FillContext).
-// Invalid requests are refused before the other ranks hear of them.
-Expected<GenerateStats> LeadGenerate(Engine& engine, std::span<const int32_t> prompt, int64_t max_tokens,
-                                     const SamplingParams& sampling, std::span<const int32_t> eog,
-                                     const TokenCallback& on_token, int64_t synthetic_depth = 0);
+                    const SamplingParams& sampling, int64_t synthetic_depth = 0);
 
 // Rank 0: tells the other ranks to return from FollowLeader.
 Status LeadShutdown(Engine& engine);

@@ -32,7 +32,7 @@ SequenceBatch::SequenceBatch(Engine& engine, int64_t prefill_chunk)
       group_(engine.collective()),
       leader_(engine.collective().rank() == 0),
       prefill_chunk_(std::max<int64_t>(1, prefill_chunk)),
-      slots_(static_cast<size_t>(std::min(engine.n_seq(), Engine::kMaxStepRows))) {}
+      slots_(static_cast<size_t>(engine.step_capacity())) {}
 
 int64_t SequenceBatch::in_flight() const {
   return std::count_if(slots_.begin(), slots_.end(), [](const auto& s) { return s.has_value(); });
@@ -62,6 +62,12 @@ Status SequenceBatch::Lead(std::vector<SequenceRequest> joining, bool more_may_j
     placed.emplace_back(slot, std::move(r));
   }
   return Iterate(placed);
+}
+
+Status SequenceBatch::LeadToEnd(std::vector<SequenceRequest> joining) {
+  TANDEM_TRY(Lead(std::move(joining)));
+  while (in_flight() > 0) TANDEM_TRY(Lead({}));
+  return Status::Ok();
 }
 
 Status SequenceBatch::LeadShutdown() {

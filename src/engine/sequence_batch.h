@@ -58,8 +58,7 @@ class SequenceBatch {
   explicit SequenceBatch(Engine& engine, int64_t prefill_chunk = kPrefillChunk);
   static constexpr int64_t kPrefillChunk = 256;
 
-  // Sequences that can be in flight at once: the engine's KV slots, at most
-  // Engine::kMaxStepRows.
+  // Sequences that can be in flight at once (Engine::step_capacity).
   int64_t capacity() const { return static_cast<int64_t>(slots_.size()); }
   int64_t in_flight() const;  // requests joined and not ended (prompts still running included)
   // Whether the next iteration can take joining requests: the last one's words announced
@@ -73,6 +72,8 @@ class SequenceBatch {
   // calls on_done and frees its slot. more_may_join: let the next iteration take joining
   // requests. An error leaves the batch unusable (the group failed).
   Status Lead(std::vector<SequenceRequest> joining, bool more_may_join = false);
+  // Leader: `joining` join at once (as Lead), then iterations until every request ended.
+  Status LeadToEnd(std::vector<SequenceRequest> joining);
   // Leader: tells the other ranks to return from Follow.
   Status LeadShutdown();
   // Other ranks: runs the leader's iterations until it shuts the group down (Ok) or a
