@@ -3,6 +3,9 @@
 // µs per token. `tandem bench decode`: decode tok/s of a model (a file or a synthetic one
 // of a real architecture) on N ranks, one sequence against its bytes per token and the
 // memory roofline, or several decoded together; with the collectives' share of the step.
+// `tandem bench boundaries`: the share of the GPU's read roofline one batch-1 MoE decode
+// step reaches as PDL kernels per phase, one persistent kernel with grid barriers, and that
+// kernel prefetching the next phase into L2; µs per phase boundary.
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -12,6 +15,7 @@
 #include "bench/comm/comm_table.h"
 #include "bench/comm/host_runs.h"
 #include "bench/comm/nccl_runs.h"
+#include "bench/decode/boundary_bench.h"
 #include "bench/decode/decode_bench.h"
 #include "bench/decode/synthetic_spec.h"
 #include "cli/activations_option.h"
@@ -162,10 +166,40 @@ int RunDecode(const DecodeArgs& a) {
   return 0;
 }
 
+struct BoundaryArgs {
+  bench::BoundaryBenchOptions options;
+  std::string csv;
+};
+
+int RunBoundaries(const BoundaryArgs& a) {
+  Expected<BoundaryConfig> config = bench::BoundaryConfigOf(a.options);
+  if (!config.ok()) {
+    fmt::print(stderr, "error: bench boundaries: {}\n", config.status().message());
+    return 2;
+  }
+  Expected<BoundaryReport> report = bench::RunBoundaryBench(*config);
+  if (!report.ok()) {
+    fmt::print(stderr, "error: bench boundaries: {}\n", report.status().message());
+    return 1;
+  }
+  fmt::print("{}", bench::FormatBoundaryReport(*report, config->layers, config->steps, config->warmup));
+  if (!a.csv.empty()) {
+    const std::string csv = bench::BoundaryCsv(*report, config->layers);
+    std::FILE* f = std::fopen(a.csv.c_str(), "w");
+    if (f == nullptr || std::fputs(csv.c_str(), f) < 0 || std::fclose(f) != 0) {
+      fmt::print(stderr, "error: cannot write {}\n", a.csv);
+      return 1;
+    }
+    fmt::print("wrote {}\n", a.csv);
+  }
+  return 0;
+}
+
 }  // namespace
 
 Command AddBenchCommand(CLI::App& app) {
-  auto* sub = app.add_subcommand("bench", "benchmarks: comm (collective latency per decode step), decode (tok/s)");
+  auto* sub = app.add_subcommand("bench", "benchmarks: comm (collective latency per decode step), decode (tok/s), "
+                                          "boundaries (cost of a decode step's phase boundaries on the GPU)");
   sub->require_subcommand(1);
   auto args = std::make_shared<CommArgs>();
   auto* comm = sub->add_subcommand("comm",
@@ -219,8 +253,25 @@ Command AddBenchCommand(CLI::App& app) {
   decode->add_flag("--profile", d->profile, "also time each op of rank 0 per token (a further run, every step live)");
   decode->add_option("-t,--threads", d->threads, "CPU threads in all (0: all cores)")->check(CLI::Range(0, 1024));
   decode->add_option("--csv", d->csv, "also write the numbers to this CSV file");
-  return {sub, [args, d, comm, decode] {
+
+  auto bo = std::make_shared<BoundaryArgs>();
+  auto* boundaries = sub->add_subcommand(
+      "boundaries",
+      "share of the GPU's streaming-read roofline a batch-1 MoE decode step (dependent phases, each a read of its "
+      "weights) reaches as one PDL kernel per phase, one persistent kernel with grid barriers, and that kernel "
+      "prefetching the next phase into L2; µs per phase boundary");
+  boundaries->add_option("--phases-mb", bo->options.phases_mb,
+                         "one layer's phases in order, MB (1e6 bytes) each, comma-separated (default: Qwen3-30B-A3B "
+                         "Q4_K_M q, k, v, o, router, expert gate+up, expert down)")
+      ->capture_default_str();
+  boundaries->add_option("--layers", bo->options.layers, "layers per step")->capture_default_str();
+  boundaries->add_option("--steps", bo->options.steps, "timed graph replays per structure, after 3 warm-up")
+      ->capture_default_str();
+  boundaries->add_option("--device", bo->options.device, "CUDA device")->capture_default_str();
+  boundaries->add_option("--csv", bo->csv, "also write the numbers to this CSV file");
+  return {sub, [args, d, bo, comm, decode, boundaries] {
             if (decode->parsed()) return RunDecode(*d);
+            if (boundaries->parsed()) return RunBoundaries(*bo);
             return RunComm(*args);
           }};
 }
