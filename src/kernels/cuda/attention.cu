@@ -110,6 +110,65 @@ __device__ __forceinline__ void StageRows(const KV* __restrict__ k, const KV* __
   }
 }
 
+// Two consecutive values of a staged V row as floats.
+__device__ __forceinline__ float2 LoadPair(const float* v) { return *reinterpret_cast<const float2*>(v); }
+__device__ __forceinline__ float2 LoadPair(const __half* v) {
+  return __half22float2(*reinterpret_cast<const __half2*>(v));
+}
+
+constexpr int kHeadsPerPass = 4;  // query heads a thread carries through one pass over V
+
+// acc[h][d] = acc[h][d] * corr[h] + sum_p w[h][p] v[p][d] for every (head, dim) of the
+// group, w = scores [G][tile_max], V staged [n][pitch]. A thread takes a pair of
+// dimensions and up to kHeadsPerPass heads at once, so each V value it loads from shared
+// memory serves all those heads (a thread per (head, dim) read every V value once per
+// head: shared-memory bound at long contexts). Odd head_dim: a thread per (head, dim).
+template <typename KV>
+__device__ __forceinline__ void WeightedV(const KV* vs, int pitch, int n, const float* scores, int tile_max,
+                                          const float* corr, int G, int hd, float* acc) {
+  if (hd % 2 != 0) {
+    for (int i = threadIdx.x; i < G * hd; i += kThreads) {
+      const int h = i / hd, d = i - h * hd;
+      float x = acc[i] * corr[h];
+      const float* w = scores + h * tile_max;
+      for (int p = 0; p < n; ++p) x = fmaf(w[p], ToFloat(vs[p * pitch + d]), x);
+      acc[i] = x;
+    }
+    return;
+  }
+  const int pairs = hd / 2;               // <= kThreads: head_dim <= kAttentionMaxHeadDim
+  const int head_sets = kThreads / pairs;  // threads [set * pairs, + pairs) share their heads
+  const int set = threadIdx.x / pairs, d = 2 * (threadIdx.x - set * pairs);
+  if (set >= head_sets) return;
+  for (int h0 = set; h0 < G; h0 += kHeadsPerPass * head_sets) {
+    float2 x[kHeadsPerPass];
+    const float* w[kHeadsPerPass];
+#pragma unroll
+    for (int j = 0; j < kHeadsPerPass; ++j) {
+      const int h = min(h0 + j * head_sets, G - 1);  // past G: a copy of the last head, not stored
+      x[j] = make_float2(acc[h * hd + d] * corr[h], acc[h * hd + d + 1] * corr[h]);
+      w[j] = scores + h * tile_max;
+    }
+#pragma unroll 4
+    for (int p = 0; p < n; ++p) {
+      const float2 v = LoadPair(vs + p * pitch + d);
+#pragma unroll
+      for (int j = 0; j < kHeadsPerPass; ++j) {
+        x[j].x = fmaf(w[j][p], v.x, x[j].x);
+        x[j].y = fmaf(w[j][p], v.y, x[j].y);
+      }
+    }
+#pragma unroll
+    for (int j = 0; j < kHeadsPerPass; ++j) {
+      const int h = h0 + j * head_sets;
+      if (h < G) {
+        acc[h * hd + d] = x[j].x;
+        acc[h * hd + d + 1] = x[j].y;
+      }
+    }
+  }
+}
+
 // Block (split s, KV head g, row t). Each round stages `tile` positions of K and V in
 // shared memory, scores them for every query head of the GQA group (a thread per (head,
 // position)), updates the online softmax (a warp per head) and adds the weighted V (a
@@ -194,14 +253,7 @@ __global__ void __launch_bounds__(kThreads) AttendChunkKernel(ChunkArgs a, const
       }
     }
     __syncthreads();
-    // Weighted V: a thread per (head, dim), reading V along the staged rows.
-    for (int i = threadIdx.x; i < G * hd; i += kThreads) {
-      const int h = i / hd, d = i - h * hd;
-      float x = acc[i] * corr[h];
-      const float* w = scores + h * tile_max;
-      for (int p = 0; p < n; ++p) x = fmaf(w[p], ToFloat(vs[p * pitch + d]), x);
-      acc[i] = x;
-    }
+    WeightedV(vs, pitch, n, scores, tile_max, corr, G, hd, acc);
   }
   __syncthreads();
 
@@ -218,47 +270,48 @@ __global__ void __launch_bounds__(kThreads) AttendChunkKernel(ChunkArgs a, const
   }
 }
 
-// Block per (token, head). The split weights e^(m_s - M) (0 for empty splits) and the
-// denominator first, a thread per split; then groups of head_dim threads each sum a
-// strided share of the splits' acc rows (coalesced along the row), joined in group order.
+// Block per (token, head, slice of 32 dimensions). The split weights e^(m_s - M) (0 for
+// empty splits) and the denominator first, a thread per split; then each warp sums a
+// strided share of the splits' acc rows over the slice (a lane per dimension: 128-byte
+// loads), the warps' sums joined in warp order. (A block per head, its threads walking
+// the splits of whole rows, took 20 us per layer at 32K on an H200: 32 blocks.)
 constexpr int kMergeThreads = 256;
-static_assert(kAttentionMaxHeadDim <= kMergeThreads, "a merge block needs a thread per dimension");
+constexpr int kMergeWarps = kMergeThreads / 32;
+constexpr int kMergeSlice = 32;  // dimensions per block
+static_assert(kAttentionMaxSplits <= kMergeThreads, "a merge block weighs every split with one thread");
 
 __global__ void __launch_bounds__(kMergeThreads) MergeSplitsKernel(const float* __restrict__ part_acc,
                                                                    const float* __restrict__ part_ml, int splits,
                                                                    int head_dim, float* __restrict__ out) {
   cuda_detail::StartAfterPreviousKernel();
   __shared__ float weight[kAttentionMaxSplits];
-  __shared__ float group_sum[kMergeThreads];
+  __shared__ float warp_sum[kMergeWarps][kMergeSlice];
   __shared__ float scratch[32];
   const int64_t head = blockIdx.x;  // t * n_head + h
   const float* ml = part_ml + head * splits * 2;
-  float max_m = -INFINITY;
-  for (int s = threadIdx.x; s < splits; s += kMergeThreads) max_m = fmaxf(max_m, ml[2 * s]);
-  max_m = cuda_detail::BlockMax(max_m, scratch);
-  float denom = 0.0f;
-  for (int s = threadIdx.x; s < splits; s += kMergeThreads) {
-    const float l = ml[2 * s + 1];
-    const float w = l > 0.0f ? expf(ml[2 * s] - max_m) : 0.0f;
-    weight[s] = w;
-    denom += w * l;
-  }
-  denom = cuda_detail::BlockSum(denom, scratch);  // ends synchronised: weight[] is complete
+  const int s = threadIdx.x;
+  const float m = s < splits ? ml[2 * s] : -INFINITY;
+  const float l = s < splits ? ml[2 * s + 1] : 0.0f;
+  const float max_m = cuda_detail::BlockMax(m, scratch);
+  const float w = l > 0.0f ? expf(m - max_m) : 0.0f;
+  if (s < splits) weight[s] = w;
+  const float denom = cuda_detail::BlockSum(w * l, scratch);  // ends synchronised: weight[] is complete
 
-  const int groups = kMergeThreads / head_dim;  // head_dim <= kAttentionMaxHeadDim = kMergeThreads
-  const int group = threadIdx.x / head_dim, d = threadIdx.x - group * head_dim;
-  if (group < groups) {
+  const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
+  const int d = static_cast<int>(blockIdx.y) * kMergeSlice + lane;
+  float x = 0.0f;
+  if (d < head_dim) {
     const float* acc = part_acc + head * splits * head_dim + d;
-    float x = 0.0f;
-#pragma unroll 4
-    for (int s = group; s < splits; s += groups) x = fmaf(weight[s], acc[static_cast<int64_t>(s) * head_dim], x);
-    group_sum[threadIdx.x] = x;
+#pragma unroll 8
+    for (int k = warp; k < splits; k += kMergeWarps) x = fmaf(weight[k], acc[static_cast<int64_t>(k) * head_dim], x);
   }
+  warp_sum[warp][lane] = x;
   __syncthreads();
-  if (group == 0) {
-    float x = 0.0f;
-    for (int k = 0; k < groups; ++k) x += group_sum[k * head_dim + d];
-    out[head * head_dim + d] = x / denom;
+  if (warp == 0 && d < head_dim) {
+    float total = 0.0f;
+#pragma unroll
+    for (int k = 0; k < kMergeWarps; ++k) total += warp_sum[k][lane];
+    out[head * head_dim + d] = total / denom;
   }
 }
 
@@ -306,8 +359,11 @@ cudaError_t Run(const AttentionArgs& a, cudaStream_t stream) {
       return err;
     }
     if (cudaError_t err =
-            cuda_detail::LaunchAfterPrevious(MergeSplitsKernel, static_cast<unsigned>(n * a.n_head), kMergeThreads, 0,
-                                             stream, c.part_acc, c.part_ml, c.splits, hd, a.out + t0 * a.n_head * hd);
+            cuda_detail::LaunchAfterPrevious(MergeSplitsKernel,
+                                             dim3(static_cast<unsigned>(n * a.n_head),
+                                                  static_cast<unsigned>((hd + kMergeSlice - 1) / kMergeSlice)),
+                                             kMergeThreads, 0, stream, c.part_acc, c.part_ml, c.splits, hd,
+                                             a.out + t0 * a.n_head * hd);
         err != cudaSuccess) {
       return err;
     }
