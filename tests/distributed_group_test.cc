@@ -5,6 +5,10 @@
 #include <gtest/gtest.h>
 #include <grpcpp/grpcpp.h>
 
+#include <chrono>
+#include <memory>
+#include <thread>
+
 #include "coordinator/distributed_group.h"
 #include "coordinator/local_cluster.h"
 #include "model/model_fingerprint.h"
@@ -94,6 +98,70 @@ TEST(DistributedGroupTest, ThreeRanksOverUcxMatchTheInProcessCluster) {
   group->reset();  // shuts the followers down and stops the workers
   EXPECT_TRUE((*w1)->Run().ok());
   EXPECT_TRUE((*w2)->Run().ok());
+  coordinator.server->Shutdown();
+}
+
+// A lost worker and --replan: the group plans the model again over the worker left, serves
+// the same tokens, and frees the replaced rank-0 engine (its KV cache and model map) once
+// no caller holds it: leaders replaced by re-plans do not pile up.
+TEST(DistributedGroupTest, ReplanFreesTheReplacedLeader) {
+  const std::string path = ModelPath(Arch::kQwen3Moe, Recipe::kQ8_0);
+  SamplingParams greedy;
+  EngineOptions engine;
+  engine.n_ctx = 64;
+  engine.n_threads = 1;
+  const std::vector<int32_t> prompt = {9707, 11, 1879, 0, 576};
+  std::vector<int32_t> want;
+  {
+    auto local = LocalCluster::Load(path, 1, engine);
+    ASSERT_TRUE(local.ok()) << local.status().message();
+    ASSERT_TRUE((*local)->Generate(prompt, 8, greedy, {}, [&](int32_t t) {
+                           want.push_back(t);
+                           return true;
+                         }).ok());
+  }
+  Coordinator coordinator = StartCoordinator(path);
+  auto w1 = WorkerNode::Start(WorkerFor(coordinator.address, path));
+  ASSERT_TRUE(w1.ok()) << w1.status().message();
+  auto w2 = WorkerNode::Start(WorkerFor(coordinator.address, path));
+  ASSERT_TRUE(w2.ok()) << w2.status().message();
+  DistributedOptions options;
+  options.engine = engine;
+  options.ucx.timeout = std::chrono::seconds(10);
+  options.worker_threads = 1;
+  options.wait = std::chrono::seconds(10);
+  options.silence = std::chrono::seconds(1);
+  options.replan = std::chrono::milliseconds(500);
+  auto group = DistributedGroup::BringUp(path, *coordinator.registry, 2, options);
+  ASSERT_TRUE(group.ok()) << group.status().message();
+  auto generate = [&] {
+    std::vector<int32_t> got;
+    const auto stats = (*group)->Generate(prompt, 8, greedy, {}, [&](int32_t t) {
+      got.push_back(t);
+      return true;
+    });
+    EXPECT_TRUE(stats.ok()) << stats.status().message();
+    return got;
+  };
+  EXPECT_EQ(generate(), want) << "3 ranks";
+  const std::weak_ptr<Engine> first_leader = (*group)->leader();
+
+  Status w1_run = Status::Error("worker 1 still running");
+  std::thread serve_w1([&] { w1_run = (*w1)->Run(); });  // worker 1 rejoins when the group fails
+  w2->reset();                                            // worker 2 is gone
+  std::string why;
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (!((*group)->serving(why) && (*group)->planned().plan.size() == 2u) &&
+         std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+  ASSERT_EQ((*group)->planned().plan.size(), 2u) << "no re-plan over 2 ranks within 30 s: " << why;
+  EXPECT_TRUE(first_leader.expired()) << "the leader replaced by the re-plan is still alive";
+  EXPECT_EQ(generate(), want) << "2 ranks after the re-plan";
+
+  group->reset();
+  serve_w1.join();
+  EXPECT_TRUE(w1_run.ok()) << w1_run.message();
   coordinator.server->Shutdown();
 }
 

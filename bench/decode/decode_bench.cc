@@ -32,7 +32,7 @@ Expected<DecodeBenchResult> RunDecodeBench(const DecodeBenchOptions& o) {
   engine.n_seq = o.batch;
   TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<LocalCluster> cluster,
                           LocalCluster::Load(o.model_path, o.ranks, engine, o.moe_split));
-  const ModelShape& s = cluster->leader().config().shape;
+  const ModelShape& s = cluster->rank(0).config().shape;
   DecodeBenchResult r;
   r.arch = std::string(ArchName(s.arch));
   r.layers = s.n_layer;
@@ -85,7 +85,7 @@ Expected<DecodeBenchResult> RunDecodeBench(const DecodeBenchOptions& o) {
   if (o.profile) {
     // Every step live with its kernels timed by events: slower than the replayed steps
     // above, but it shows where a step's time goes.
-    Backend& backend = cluster->leader().backend();
+    Backend& backend = cluster->rank(0).backend();
     backend.ProfileOps(true);
     const Expected<GenerateStats> profiled = generate(o.tokens);
     auto times = backend.OpTimes();

@@ -103,7 +103,7 @@ ChatMessage Said(ChatRole role, std::string text) {
 }
 
 int RunChat(LocalCluster& cluster, const Tokenizer& tokenizer, const RunArgs& a) {
-  auto format = DetectChatFormat(cluster.leader().metadata());
+  auto format = DetectChatFormat(cluster.rank(0).metadata());
   if (!format.ok()) {
     fmt::print(stderr, "error: {}\n", format.status().message());
     return 1;
@@ -156,7 +156,7 @@ int RunGenerate(const RunArgs& a) {
     fmt::print(stderr, "error: {}\n", cluster.status().message());
     return 1;
   }
-  auto tokenizer = Tokenizer::FromMetadata((*cluster)->leader().metadata());
+  auto tokenizer = Tokenizer::FromMetadata((*cluster)->rank(0).metadata());
   if (!tokenizer.ok()) {
     fmt::print(stderr, "error: {}: {}\n", a.model, tokenizer.status().message());
     return 1;

@@ -60,9 +60,7 @@ Status DistributedGroup::PlanAndLoadLeader(int n_ranks) {
                                planned.plan, options_.engine);
   if (!leader.ok()) return leader.status().WithContext(fmt::format("{}: rank 0", path_));
   std::scoped_lock lock(request_mu_, state_mu_);
-  if (leader_ != nullptr) retired_.push_back(std::move(leader_));
-  leader_ = std::move(leader).value();
-  leader_view_ = leader_.get();
+  leader_ = std::move(leader).value();  // the one replaced goes with its last holder
   collective_ = raw;
   planned_ = std::move(planned);
   return Status::Ok();
@@ -77,6 +75,11 @@ Status DistributedGroup::Replan(int n_workers) {
   TANDEM_ASSIGN_OR_RETURN(std::vector<RegisteredWorker> workers,
                           registry_.TakeWorkers(n_workers, std::chrono::seconds(1)));
   return Connect(std::move(workers));
+}
+
+std::shared_ptr<Engine> DistributedGroup::leader() {
+  std::lock_guard lock(state_mu_);
+  return leader_;
 }
 
 PlannedShards DistributedGroup::planned() const {
@@ -199,7 +202,7 @@ Expected<GenerateStats> DistributedGroup::Generate(std::span<const int32_t> prom
   if (std::string why; !serving(why)) {
     return Status::Unavailable("the cluster is not serving ({}): retry when it is back", why);
   }
-  TANDEM_TRY(CheckRequest(leader(), prompt, max_tokens, sampling));
+  TANDEM_TRY(CheckRequest(*leader(), prompt, max_tokens, sampling));
   return scheduler_->Generate(SequenceRequest::Of(prompt, max_tokens, sampling, eog, on_token));
 }
 

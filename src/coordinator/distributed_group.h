@@ -14,7 +14,6 @@
 // enough workers have joined again it is planned back to the size asked for.
 #pragma once
 
-#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -52,8 +51,8 @@ class DistributedGroup final : public RankGroup {
 
   Expected<GenerateStats> Generate(std::span<const int32_t> prompt, int64_t max_tokens, const SamplingParams& sampling,
                                    std::span<const int32_t> eog, const TokenCallback& on_token) override;
-  Engine& leader() override { return *leader_view_.load(); }
-  int64_t parallel() override { return leader().step_capacity(); }
+  std::shared_ptr<Engine> leader() override;
+  int64_t parallel() override { return leader()->step_capacity(); }
   PlannedShards planned() const override;
   std::string collective_name() const override { return "ucx"; }
   std::vector<RankNode> nodes() const override;
@@ -85,9 +84,7 @@ class DistributedGroup final : public RankGroup {
   int n_workers_ = 0;       // the group's workers now
   int target_workers_ = 0;  // asked for at bring-up; a re-planned group grows back to it
   PlannedShards planned_;                  // guarded by state_mu_ once serving
-  std::unique_ptr<Engine> leader_;
-  std::atomic<Engine*> leader_view_{nullptr};      // leader(): read by the API without the request lock
-  std::vector<std::unique_ptr<Engine>> retired_;   // leaders replaced by a re-plan, kept for leader()'s readers
+  std::shared_ptr<Engine> leader_;  // written by the keeper under both locks; leader() copies it
   DeferredCollective* collective_ = nullptr;  // rank 0's, owned by leader_
 
   std::mutex request_mu_;  // held by a request, and by the keeper while it swaps groups

@@ -77,13 +77,13 @@ Status LocalCluster::LeadSession(const std::function<Status(Engine& leader)>& le
 Expected<GenerateStats> LocalCluster::Generate(std::span<const int32_t> prompt, int64_t max_tokens,
                                                const SamplingParams& sampling, std::span<const int32_t> eog,
                                                const TokenCallback& on_token) {
-  TANDEM_TRY(CheckRequest(leader(), prompt, max_tokens, sampling));
+  TANDEM_TRY(CheckRequest(*engines_[0], prompt, max_tokens, sampling));
   return scheduler_->Generate(SequenceRequest::Of(prompt, max_tokens, sampling, eog, on_token));
 }
 
 Expected<std::vector<GenerateStats>> LocalCluster::GenerateTogether(std::vector<SequenceRequest> requests) {
   for (const SequenceRequest& r : requests) {
-    TANDEM_TRY(CheckRequest(leader(), r.prompt, r.max_tokens, r.sampling, r.synthetic_depth));
+    TANDEM_TRY(CheckRequest(*engines_[0], r.prompt, r.max_tokens, r.sampling, r.synthetic_depth));
   }
   std::vector<GenerateStats> stats(requests.size());
   for (size_t i = 0; i < requests.size(); ++i) {

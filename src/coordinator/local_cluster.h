@@ -40,7 +40,7 @@ class LocalCluster final : public RankGroup {
   Engine& rank(int r) { return *engines_[r]; }
   // Time rank r has spent in its collectives so far (waiting for the others included).
   CollectiveTime collective_time(int r) const { return timers_[r]->time(); }
-  Engine& leader() override { return *engines_[0]; }
+  std::shared_ptr<Engine> leader() override { return engines_[0]; }
 
   // Runs fn on every rank at once, rank 0 on the calling thread; returns the first
   // error (naming its rank), after every rank has returned.
@@ -50,7 +50,7 @@ class LocalCluster final : public RankGroup {
   // on_token; the others follow. Concurrent requests decode together (BatchScheduler).
   Expected<GenerateStats> Generate(std::span<const int32_t> prompt, int64_t max_tokens, const SamplingParams& sampling,
                                    std::span<const int32_t> eog, const TokenCallback& on_token) override;
-  int64_t parallel() override { return leader().step_capacity(); }
+  int64_t parallel() override { return engines_[0]->step_capacity(); }
   // Benchmarks: `requests` join one batch at once (each after its synthetic_depth
   // positions of synthetic context: Engine::FillContext) and run to their ends; their
   // stats in order. Not while Generate runs.
@@ -64,7 +64,7 @@ class LocalCluster final : public RankGroup {
   PlannedShards planned_;
   EngineOptions options_;  // as loaded: the backend, and the device every rank runs on
   std::shared_ptr<InProcessGroup> group_;
-  std::vector<std::unique_ptr<Engine>> engines_;
+  std::vector<std::shared_ptr<Engine>> engines_;
   std::vector<const TimedCollective*> timers_;  // [ranks], owned by the engines
   std::unique_ptr<BatchScheduler> scheduler_;  // destroyed first: its sessions use the engines
 };

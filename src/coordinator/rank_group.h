@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -35,7 +36,9 @@ class RankGroup {
   // Requests decoded together at most (the engines' KV slots).
   virtual int64_t parallel() = 0;
 
-  virtual Engine& leader() = 0;
+  // Rank 0's engine. A group that re-plans replaces it; a replaced engine (its KV cache and
+  // its map of the model) is freed once no caller holds it any more.
+  virtual std::shared_ptr<Engine> leader() = 0;
   virtual PlannedShards planned() const = 0;  // a copy: a group may re-plan while serving
   virtual std::string collective_name() const = 0;  // "in-process", "ucx", ...
   virtual std::vector<RankNode> nodes() const = 0;   // [ranks]

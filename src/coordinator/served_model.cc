@@ -8,22 +8,25 @@
 
 namespace tandem {
 
-ServedModel::ServedModel(std::unique_ptr<RankGroup> ranks, Tokenizer tokenizer, ChatFormat format,
-                         std::string model_path)
+ServedModel::ServedModel(std::unique_ptr<RankGroup> ranks, const Engine& leader, Tokenizer tokenizer,
+                         ChatFormat format, std::string model_path)
     : ranks_(std::move(ranks)),
+      config_(leader.config()),
+      n_ctx_(leader.n_ctx()),
       tokenizer_(std::move(tokenizer)),
       chat_format_(format),
       model_path_(std::move(model_path)) {}
 
 Expected<std::unique_ptr<ServedModel>> ServedModel::Create(std::unique_ptr<RankGroup> ranks, std::string model_path) {
   if (ranks == nullptr) return Status::Error("no rank group to serve");
-  const GgufMetadata& md = ranks->leader().metadata();
+  const std::shared_ptr<Engine> leader = ranks->leader();
+  const GgufMetadata& md = leader->metadata();
   auto tokenizer = Tokenizer::FromMetadata(md);
   if (!tokenizer.ok()) return tokenizer.status().WithContext(fmt::format("{}: tokenizer", model_path));
   auto format = DetectChatFormat(md);
   if (!format.ok()) return format.status().WithContext(fmt::format("{}: chat format", model_path));
   return std::unique_ptr<ServedModel>(
-      new ServedModel(std::move(ranks), std::move(tokenizer).value(), *format, std::move(model_path)));
+      new ServedModel(std::move(ranks), *leader, std::move(tokenizer).value(), *format, std::move(model_path)));
 }
 
 SamplingParams ServedModel::DefaultSampling() {
@@ -133,8 +136,8 @@ ServedCounts ServedModel::counts() const {
 
 std::vector<ServedNode> ServedModel::Nodes() {
   const PlannedShards& planned = ranks_->planned();
-  Engine& leader = ranks_->leader();
-  const ModelShape& s = leader.config().shape;
+  const std::shared_ptr<Engine> leader = ranks_->leader();
+  const ModelShape& s = config_.shape;
   const std::vector<RankNode> where = ranks_->nodes();
   std::vector<ServedNode> nodes;
   for (size_t r = 0; r < planned.plan.size(); ++r) {
@@ -151,7 +154,7 @@ std::vector<ServedNode> ServedModel::Nodes() {
       n.token_bytes = planned.loads[r].token_bytes;
     }
     // Every rank's KV cache holds its own KV heads for the same positions.
-    n.kv_bytes = leader.backend().kv_bytes() / static_cast<uint64_t>(std::max<int64_t>(1, leader.shard().n_kv_head)) *
+    n.kv_bytes = leader->backend().kv_bytes() / static_cast<uint64_t>(std::max<int64_t>(1, leader->shard().n_kv_head)) *
                  static_cast<uint64_t>(shard.n_kv_head);
     n.shard = ShardSummary(shard, s);
     nodes.push_back(std::move(n));
@@ -166,7 +169,7 @@ std::string ServedModel::PlanText() {
   uint64_t whole = planned.loads.empty() ? 0 : planned.loads[0].replicated_token_bytes;
   for (const RankLoad& l : planned.loads) whole += l.token_bytes - l.replicated_token_bytes;
   if (whole == 0) whole = 1;
-  return DescribePlan(ranks_->leader().config(), planned, whole);
+  return DescribePlan(config_, planned, whole);
 }
 
 }  // namespace tandem

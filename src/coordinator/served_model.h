@@ -56,8 +56,9 @@ class ServedModel {
   const Tokenizer& tokenizer() const { return tokenizer_; }
   ChatFormat chat_format() const { return chat_format_; }
   const std::string& model_path() const { return model_path_; }
-  const ModelConfig& config() { return ranks_->leader().config(); }
-  int64_t n_ctx() { return ranks_->leader().n_ctx(); }
+  // The model's, which a re-plan of the group does not change.
+  const ModelConfig& config() const { return config_; }
+  int64_t n_ctx() const { return n_ctx_; }
   RankGroup& ranks() { return *ranks_; }
 
   // max_tokens for a request that names none: the default, cut to what the context
@@ -85,11 +86,14 @@ class ServedModel {
   int running() const { return running_.load(); }
 
  private:
-  ServedModel(std::unique_ptr<RankGroup> ranks, Tokenizer tokenizer, ChatFormat format, std::string model_path);
+  ServedModel(std::unique_ptr<RankGroup> ranks, const Engine& leader, Tokenizer tokenizer, ChatFormat format,
+              std::string model_path);
   bool AcquireTurn(const std::function<bool()>& abandoned);
   void ReleaseTurn();
 
   std::unique_ptr<RankGroup> ranks_;
+  const ModelConfig config_;
+  const int64_t n_ctx_;
   Tokenizer tokenizer_;
   ChatFormat chat_format_;
   std::string model_path_;

@@ -135,7 +135,7 @@ const OneRank& OneRankOf(Arch arch, Recipe recipe) {
   if (!tokens.ok()) return one;
   one.tokens = std::move(tokens).value();
   // The greedy steps again, teacher-forced with the tokens just drawn.
-  Engine& e = cluster->leader();
+  Engine& e = cluster->rank(0);
   e.Reset();
   std::vector<float> logits_now;
   EXPECT_TRUE(e.Forward(kPrompt, false, logits_now).ok());
