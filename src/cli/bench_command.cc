@@ -117,6 +117,17 @@ struct DecodeArgs {
   std::string csv;
 };
 
+// Writes `csv` to `path`; false (with the error printed) when it cannot.
+bool WriteCsv(const std::string& path, const std::string& csv) {
+  std::FILE* f = std::fopen(path.c_str(), "w");
+  if (f == nullptr || std::fputs(csv.c_str(), f) < 0 || std::fclose(f) != 0) {
+    fmt::print(stderr, "error: cannot write {}\n", path);
+    return false;
+  }
+  fmt::print("wrote {}\n", path);
+  return true;
+}
+
 int RunDecode(const DecodeArgs& a) {
   std::string path = a.model;
   if (path.empty() == a.synthetic.empty()) {
@@ -156,12 +167,7 @@ int RunDecode(const DecodeArgs& a) {
   }
   }
   if (!a.csv.empty()) {
-    std::FILE* f = std::fopen(a.csv.c_str(), "w");
-    if (f == nullptr || std::fputs(csv.c_str(), f) < 0 || std::fclose(f) != 0) {
-      fmt::print(stderr, "error: cannot write {}\n", a.csv);
-      return 1;
-    }
-    fmt::print("wrote {}\n", a.csv);
+    if (!WriteCsv(a.csv, csv)) return 1;
   }
   return 0;
 }
@@ -185,12 +191,7 @@ int RunBoundaries(const BoundaryArgs& a) {
   fmt::print("{}", bench::FormatBoundaryReport(*report, config->layers, config->steps, config->warmup));
   if (!a.csv.empty()) {
     const std::string csv = bench::BoundaryCsv(*report, config->layers);
-    std::FILE* f = std::fopen(a.csv.c_str(), "w");
-    if (f == nullptr || std::fputs(csv.c_str(), f) < 0 || std::fclose(f) != 0) {
-      fmt::print(stderr, "error: cannot write {}\n", a.csv);
-      return 1;
-    }
-    fmt::print("wrote {}\n", a.csv);
+    if (!WriteCsv(a.csv, csv)) return 1;
   }
   return 0;
 }

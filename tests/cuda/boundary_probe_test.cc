@@ -16,24 +16,11 @@
 #include <string>
 #include <vector>
 
+#include "cuda_test_support.h"
 #include "kernels/cuda/bandwidth_probe.h"
 
 namespace tandem {
 namespace {
-
-std::string NoDeviceReason() {
-  int n = 0;
-  const cudaError_t err = cudaGetDeviceCount(&n);
-  if (err != cudaSuccess) return std::string("no CUDA device: ") + cudaGetErrorString(err);
-  if (n == 0) return "no CUDA device";
-  return "";
-}
-
-#define SKIP_WITHOUT_CUDA_DEVICE()                                   \
-  do {                                                               \
-    const std::string why = NoDeviceReason();                        \
-    if (!why.empty()) GTEST_SKIP() << why << " (CUDA test skipped)"; \
-  } while (0)
 
 BoundaryConfig SmallConfig() {
   BoundaryConfig c;
@@ -134,7 +121,7 @@ TEST(BoundaryProbe, RefusesBadConfigs) {
     const Status st = ValidateBoundaryConfig(c);
     EXPECT_FALSE(st.ok()) << "accepted: " << want;
     EXPECT_NE(st.message().find(want), std::string::npos) << st.message();
-    if (NoDeviceReason().empty()) {  // the probe itself refuses before touching the GPU
+    if (testing::NoDeviceReason().empty()) {  // the probe itself refuses before touching the GPU
       auto report = RunBoundaryProbe(c);
       EXPECT_FALSE(report.ok()) << want;
     }
