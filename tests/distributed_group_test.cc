@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <memory>
+#include <span>
 #include <thread>
 
 #include "coordinator/distributed_group.h"
@@ -50,34 +51,49 @@ WorkerNodeOptions WorkerFor(const std::string& coordinator, const std::string& m
   return o;
 }
 
-TEST(DistributedGroupTest, ThreeRanksOverUcxMatchTheInProcessCluster) {
-  const std::string path = ModelPath(Arch::kMiniMaxM2, Recipe::kQ8_0);
-  SamplingParams greedy;
+EngineOptions SmallEngine() {
   EngineOptions engine;
   engine.n_ctx = 64;
   engine.n_threads = 1;
+  return engine;
+}
+
+// The greedy tokens of the in-process cluster of `ranks` ranks: what every group must give.
+std::vector<int32_t> LocalTokens(const std::string& path, int ranks, std::span<const int32_t> prompt, int64_t n) {
+  std::vector<int32_t> tokens;
+  auto local = LocalCluster::Load(path, ranks, SmallEngine());
+  EXPECT_TRUE(local.ok()) << local.status().message();
+  if (!local.ok()) return tokens;
+  const auto stats = (*local)->Generate(prompt, n, SamplingParams{}, {}, [&](int32_t t) {
+    tokens.push_back(t);
+    return true;
+  });
+  EXPECT_TRUE(stats.ok()) << stats.status().message();
+  return tokens;
+}
+
+DistributedOptions GroupOptions() {
+  DistributedOptions options;
+  options.engine = SmallEngine();
+  options.ucx.timeout = std::chrono::seconds(10);
+  options.worker_threads = 1;
+  options.wait = std::chrono::seconds(10);
+  return options;
+}
+
+TEST(DistributedGroupTest, ThreeRanksOverUcxMatchTheInProcessCluster) {
+  const std::string path = ModelPath(Arch::kMiniMaxM2, Recipe::kQ8_0);
+  SamplingParams greedy;
   std::vector<int32_t> prompt = {9707, 11, 1879, 0, 576, 374, 264};
-  std::vector<int32_t> want;
-  {
-    auto local = LocalCluster::Load(path, 3, engine);
-    ASSERT_TRUE(local.ok()) << local.status().message();
-    ASSERT_TRUE((*local)->Generate(prompt, 12, greedy, {}, [&](int32_t t) {
-                           want.push_back(t);
-                           return true;
-                         }).ok());
-  }
+  const std::vector<int32_t> want = LocalTokens(path, 3, prompt, 12);
+  ASSERT_EQ(want.size(), 12u);
 
   Coordinator coordinator = StartCoordinator(path);
   auto w1 = WorkerNode::Start(WorkerFor(coordinator.address, path));
   ASSERT_TRUE(w1.ok()) << w1.status().message();
   auto w2 = WorkerNode::Start(WorkerFor(coordinator.address, path));
   ASSERT_TRUE(w2.ok()) << w2.status().message();
-  DistributedOptions options;
-  options.engine = engine;
-  options.ucx.timeout = std::chrono::seconds(10);
-  options.worker_threads = 1;
-  options.wait = std::chrono::seconds(10);
-  auto group = DistributedGroup::BringUp(path, *coordinator.registry, 2, options);
+  auto group = DistributedGroup::BringUp(path, *coordinator.registry, 2, GroupOptions());
   ASSERT_TRUE(group.ok()) << group.status().message();
   EXPECT_EQ((*group)->planned().plan.size(), 3u);
   for (int request = 0; request < 2; ++request) {
@@ -107,29 +123,15 @@ TEST(DistributedGroupTest, ThreeRanksOverUcxMatchTheInProcessCluster) {
 TEST(DistributedGroupTest, ReplanFreesTheReplacedLeader) {
   const std::string path = ModelPath(Arch::kQwen3Moe, Recipe::kQ8_0);
   SamplingParams greedy;
-  EngineOptions engine;
-  engine.n_ctx = 64;
-  engine.n_threads = 1;
   const std::vector<int32_t> prompt = {9707, 11, 1879, 0, 576};
-  std::vector<int32_t> want;
-  {
-    auto local = LocalCluster::Load(path, 1, engine);
-    ASSERT_TRUE(local.ok()) << local.status().message();
-    ASSERT_TRUE((*local)->Generate(prompt, 8, greedy, {}, [&](int32_t t) {
-                           want.push_back(t);
-                           return true;
-                         }).ok());
-  }
+  const std::vector<int32_t> want = LocalTokens(path, 1, prompt, 8);
+  ASSERT_EQ(want.size(), 8u);
   Coordinator coordinator = StartCoordinator(path);
   auto w1 = WorkerNode::Start(WorkerFor(coordinator.address, path));
   ASSERT_TRUE(w1.ok()) << w1.status().message();
   auto w2 = WorkerNode::Start(WorkerFor(coordinator.address, path));
   ASSERT_TRUE(w2.ok()) << w2.status().message();
-  DistributedOptions options;
-  options.engine = engine;
-  options.ucx.timeout = std::chrono::seconds(10);
-  options.worker_threads = 1;
-  options.wait = std::chrono::seconds(10);
+  DistributedOptions options = GroupOptions();
   options.silence = std::chrono::seconds(1);
   options.replan = std::chrono::milliseconds(500);
   auto group = DistributedGroup::BringUp(path, *coordinator.registry, 2, options);
