@@ -84,12 +84,6 @@ int RunServe(const ServeArgs& a) {
     fmt::print(stderr, "error: --nodes and --ranks do not go together: one process per node serves one rank\n");
     return 2;
   }
-  if (a.nodes > 1 && a.backend != "cpu") {
-    fmt::print(stderr, "error: --backend {} serves local ranks only (--ranks N on one GPU); the workers of --nodes run "
-                       "the CPU backend for now\n",
-               a.backend);
-    return 2;
-  }
   std::unique_ptr<ControlPlane> control;  // outlives the ranks: workers heartbeat to it
   auto ranks = BuildRankGroup(a, control);
   if (!ranks.ok()) {
@@ -156,7 +150,9 @@ Command AddServeCommand(CLI::App& app) {
                   "(more requests wait their turn)")
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, Engine::kMaxStepRows));
-  sub->add_option("--backend", a->backend, "where the forward runs: cpu, or cuda (one GPU; --ranks N share it)")
+  sub->add_option("--backend", a->backend,
+                  "where the forward runs: cpu, or cuda (one GPU: --ranks N share it; with --nodes, rank 0's GPU, "
+                  "the collectives staged through host memory)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   sub->add_option("--device", a->device, "cuda backend: GPU ordinal")->capture_default_str()->check(CLI::Range(0, 64));

@@ -2,6 +2,7 @@
 // at --join, loads the shard it is given and follows the leader until stopped.
 #include <fmt/format.h>
 
+#include "cli/activations_option.h"
 #include "cli/commands.h"
 #include "worker/worker_node.h"
 
@@ -11,6 +12,7 @@ Command AddWorkerCommand(CLI::App& app) {
   auto o = std::make_shared<WorkerNodeOptions>();
   auto join_s = std::make_shared<int>(60);
   auto timeout_s = std::make_shared<int>(60);
+  auto activations = std::make_shared<std::string>("auto");
   auto* sub = app.add_subcommand("worker", "run one rank of a model for `tandem serve --nodes N`");
   sub->add_option("--join,--coordinator", o->coordinator, "the coordinator's control address, HOST:PORT (serve --control)")
       ->required();
@@ -19,6 +21,15 @@ Command AddWorkerCommand(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--advertise", o->advertise, "HOST:PORT the coordinator dials (default: the listen address)");
   sub->add_option("-t,--threads", o->worker.n_threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
+  sub->add_option("--backend", o->worker.engine.backend,
+                  "where this rank's shard runs: cpu, or cuda (the GPU of --device; the group's collectives are "
+                  "staged through host memory)")
+      ->check(CLI::IsMember({"cpu", "cuda"}))
+      ->capture_default_str();
+  sub->add_option("--device", o->worker.engine.cuda_device, "cuda backend: GPU ordinal")
+      ->capture_default_str()
+      ->check(CLI::Range(0, 64));
+  AddActivationsOption(sub, activations.get());
   sub->add_option("--ucx-tls", o->worker.ucx.transports, "UCX transports (UCX_TLS syntax, e.g. tcp,self)");
   sub->add_option("--join-timeout", *join_s, "seconds to keep trying to reach the coordinator")
       ->capture_default_str()
@@ -26,7 +37,8 @@ Command AddWorkerCommand(CLI::App& app) {
   sub->add_option("--peer-timeout", *timeout_s, "seconds to wait for another rank before failing")
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
-  return {sub, [o, join_s, timeout_s] {
+  return {sub, [o, join_s, timeout_s, activations] {
+            o->worker.engine.ggml_activation_rounding = ActivationRoundingOf(*activations);
             o->join_timeout = std::chrono::seconds(*join_s);
             o->worker.ucx.timeout = std::chrono::seconds(*timeout_s);
             auto node = WorkerNode::Start(*o);

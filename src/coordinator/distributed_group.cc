@@ -6,7 +6,7 @@
 
 #include "common/log.h"
 #include "common/system_info.h"
-#include "engine/cpu_backend.h"
+#include "engine/backend_factory.h"
 #include "engine/rank_loop.h"
 #include "net/ucx_collective.h"
 #include "worker/shard_proto.h"
@@ -50,14 +50,16 @@ Status DistributedGroup::PlanAndLoadLeader(int n_ranks) {
     if (!plan.ok()) return plan.status().WithContext(path_);
     planned = std::move(plan).value();
   }
+  TANDEM_ASSIGN_OR_RETURN(const uint64_t free_memory, BackendFreeMemory(options_.engine));
   TANDEM_TRY(CheckShardFits(planned, config->shape, 0, options_.engine.n_ctx, options_.engine.n_seq,
-                            options_.engine.kv_storage, AvailableMemoryBytes(), HostName() + " (rank 0, this process)"));
+                            options_.engine.kv_storage, free_memory,
+                            fmt::format("{} (rank 0, this process, {} backend)", HostName(), options_.engine.backend)));
+  TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, MakeBackend(options_.engine, options_.engine.n_threads));
   auto collective = std::make_unique<DeferredCollective>(0, n_ranks);
   DeferredCollective* raw = collective.get();
-  CpuBackendOptions cpu;
-  cpu.n_threads = options_.engine.n_threads;
-  auto leader = Engine::Create(std::move(model), std::make_unique<CpuBackend>(cpu), std::move(collective),
-                               planned.plan, options_.engine);
+  std::unique_ptr<Collective> engine_collective = CollectiveForBackend(*backend, std::move(collective));
+  auto leader = Engine::Create(std::move(model), std::move(backend), std::move(engine_collective), planned.plan,
+                               options_.engine);
   if (!leader.ok()) return leader.status().WithContext(fmt::format("{}: rank 0", path_));
   std::scoped_lock lock(request_mu_, state_mu_);
   leader_ = std::move(leader).value();  // the one replaced goes with its last holder

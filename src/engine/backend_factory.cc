@@ -1,8 +1,12 @@
 #include "engine/backend_factory.h"
 
+#include "common/system_info.h"
 #include "engine/cpu_backend.h"
+#include "engine/host_staged_collective.h"
 #ifdef TANDEM_HAVE_CUDA
 #include "engine/cuda_backend.h"
+#include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_memory.h"
 #endif
 
 namespace tandem {
@@ -36,6 +40,32 @@ Expected<std::unique_ptr<Backend>> MakeBackend(const EngineOptions& options, int
 #endif
   }
   return Status::Error("unknown backend '{}': use cpu or cuda", options.backend);
+}
+
+std::unique_ptr<Collective> CollectiveForBackend(Backend& backend, std::unique_ptr<Collective> host_collective) {
+#ifdef TANDEM_HAVE_CUDA
+  if (backend.name() == "cuda") {
+    return std::make_unique<HostStagedCollective>(std::move(host_collective), backend, IsDeviceMemory);
+  }
+#endif
+  (void)backend;
+  return host_collective;
+}
+
+Expected<uint64_t> BackendFreeMemory(const EngineOptions& options) {
+  if (options.backend != "cuda") return AvailableMemoryBytes();
+#ifdef TANDEM_HAVE_CUDA
+  int current = 0;
+  TANDEM_CUDA_TRY(cudaGetDevice(&current));
+  TANDEM_CUDA_TRY(cudaSetDevice(options.cuda_device));
+  size_t free = 0, total = 0;
+  const cudaError_t err = cudaMemGetInfo(&free, &total);
+  cudaSetDevice(current);
+  TANDEM_CUDA_TRY(err);
+  return static_cast<uint64_t>(free);
+#else
+  return Status::Error("backend cuda: this build of tandem has no CUDA backend, use --backend cpu");
+#endif
 }
 
 }  // namespace tandem

@@ -3,25 +3,10 @@
 #include <cstring>
 
 #include "kernels/cuda/cuda_check.h"
+#include "kernels/cuda/device_memory.h"
 #include "kernels/cuda/sum_ranks.h"
 
 namespace tandem {
-namespace {
-
-enum class Memory { kHost, kDevice };
-
-// Where `p` points: device (or managed) memory, or host memory, pinned or not.
-Memory MemoryOf(const void* p) {
-  cudaPointerAttributes attributes{};
-  if (cudaPointerGetAttributes(&attributes, p) != cudaSuccess) {
-    cudaGetLastError();  // an unknown pointer is host memory; clear the error
-    return Memory::kHost;
-  }
-  const bool device = attributes.type == cudaMemoryTypeDevice || attributes.type == cudaMemoryTypeManaged;
-  return device ? Memory::kDevice : Memory::kHost;
-}
-
-}  // namespace
 
 DeviceInProcessCollective::DeviceInProcessCollective(std::shared_ptr<InProcessGroup> group, int rank, int device,
                                                      cudaStream_t stream)
@@ -52,7 +37,7 @@ Status DeviceInProcessCollective::Ready() {
 
 Status DeviceInProcessCollective::QueueCopy(void* dst, const void* src, uint64_t bytes) {
   if (bytes == 0 || dst == src) return Status::Ok();
-  if (MemoryOf(dst) == Memory::kHost && MemoryOf(src) == Memory::kHost) {
+  if (!IsDeviceMemory(dst) && !IsDeviceMemory(src)) {
     std::memcpy(dst, src, bytes);
     return Status::Ok();
   }
@@ -76,7 +61,7 @@ Expected<float*> DeviceInProcessCollective::Scratch(int64_t n) {
 
 Status DeviceInProcessCollective::AllReduceSum(float* data, int64_t n) {
   return AbortOnError([&]() -> Status {
-    if (n > 0 && MemoryOf(data) != Memory::kDevice) {
+    if (n > 0 && !IsDeviceMemory(data)) {
       return Status::Error("all-reduce on rank {}: {} floats in host memory; the device collective sums device "
                            "memory",
                            rank_, n);

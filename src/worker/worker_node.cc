@@ -7,6 +7,7 @@
 
 #include "common/log.h"
 #include "common/system_info.h"
+#include "engine/backend_factory.h"
 #include "model/gguf_model.h"
 #include "model/model_fingerprint.h"
 
@@ -45,8 +46,9 @@ Status WorkerNode::Join() {
   cluster::v1::RegisterRequest request;
   request.set_worker_address(address_);
   request.set_host(HostName());
-  request.set_backend("cpu");
-  request.set_memory_bytes(AvailableMemoryBytes());
+  request.set_backend(options.worker.engine.backend);
+  TANDEM_ASSIGN_OR_RETURN(const uint64_t free_memory, BackendFreeMemory(options.worker.engine));
+  request.set_memory_bytes(free_memory);
   request.set_protocol_version(kProtocolVersion);
   request.mutable_model()->set_path(options.worker.model_path);
   if (std::filesystem::exists(options.worker.model_path)) {

@@ -6,7 +6,7 @@
 #include <filesystem>
 
 #include "common/log.h"
-#include "engine/cpu_backend.h"
+#include "engine/backend_factory.h"
 #include "engine/rank_loop.h"
 #include "net/ucx_collective.h"
 #include "worker/model_fetch.h"
@@ -92,15 +92,16 @@ grpc::Status WorkerService::LoadShard(grpc::ServerContext*, const cluster::v1::L
   }
   auto model = OpenModel(*plan, rank, writer);
   if (!model.ok()) return fail(model.status());
-  EngineOptions options;
+  EngineOptions options = options_.engine;
   options.n_ctx = request->context_length();
   options.n_seq = std::max<int64_t>(1, request->parallel_sequences());
   options.kv_storage = request->kv_type() == "f32" ? KvStorage::kF32 : KvStorage::kF16;
-  CpuBackendOptions cpu;
-  cpu.n_threads = request->threads() > 0 ? request->threads() : options_.n_threads;
+  auto backend = MakeBackend(options, request->threads() > 0 ? request->threads() : options_.n_threads);
+  if (!backend.ok()) return fail(backend.status());
   auto collective = std::make_unique<DeferredCollective>(rank, static_cast<int>(plan->size()));
   collective_ = collective.get();
-  auto engine = Engine::Create(std::move(model).value(), std::make_unique<CpuBackend>(cpu), std::move(collective),
+  std::unique_ptr<Collective> engine_collective = CollectiveForBackend(**backend, std::move(collective));
+  auto engine = Engine::Create(std::move(model).value(), std::move(backend).value(), std::move(engine_collective),
                                *plan, options);
   if (!engine.ok()) return fail(engine.status().WithContext(model_path_));
   engine_ = std::move(engine).value();

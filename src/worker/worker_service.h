@@ -24,6 +24,10 @@ struct WorkerOptions {
   std::string coordinator;  // HOST:PORT of its control plane (the model source)
   int n_threads = 0;  // 0: all cores
   UcxOptions ucx;
+  // Where this rank's shard runs: backend ("cpu" or "cuda"), cuda_device and
+  // ggml_activation_rounding as in EngineOptions. A CUDA rank stages the group's UCX
+  // collectives through host memory (engine/host_staged_collective.h).
+  EngineOptions engine;
 };
 
 class WorkerService final : public cluster::v1::Worker::Service {
