@@ -167,6 +167,19 @@ TEST(DistributedGroupTest, ReplanFreesTheReplacedLeader) {
   coordinator.server->Shutdown();
 }
 
+// Rank 0 failing to load (here: its model does not fit the asked context) is an error from
+// BringUp with the reason, not a crash while the half-built group is dropped.
+TEST(DistributedGroupTest, ALeaderThatCannotLoadIsAnError) {
+  const std::string path = ModelPath(Arch::kQwen3Moe, Recipe::kQ8_0);
+  Coordinator coordinator = StartCoordinator(path);
+  DistributedOptions options = GroupOptions();
+  options.engine.n_ctx = int64_t{1} << 40;
+  auto group = DistributedGroup::BringUp(path, *coordinator.registry, 1, options);
+  ASSERT_FALSE(group.ok());
+  EXPECT_NE(group.status().message().find("rank 0"), std::string::npos) << group.status().message();
+  coordinator.server->Shutdown();
+}
+
 TEST(DistributedGroupTest, WorkersWithAnotherModelAreRefused) {
   Coordinator coordinator = StartCoordinator(ModelPath(Arch::kQwen3Moe, Recipe::kQ8_0));
   auto w = WorkerNode::Start(WorkerFor(coordinator.address, ModelPath(Arch::kMiniMaxM2, Recipe::kQ8_0)));

@@ -224,7 +224,7 @@ void DistributedGroup::Release() {
   std::vector<std::unique_ptr<cluster::v1::Worker::Stub>> stubs;
   {
     std::lock_guard lock(request_mu_);
-    collective_->Detach();
+    if (collective_ != nullptr) collective_->Detach();  // null: rank 0 never loaded
     stubs.swap(stubs_);
     workers_.clear();
   }

@@ -55,6 +55,7 @@ std::unique_ptr<Collective> CollectiveForBackend(Backend& backend, std::unique_p
 Expected<uint64_t> BackendFreeMemory(const EngineOptions& options) {
   if (options.backend != "cuda") return AvailableMemoryBytes();
 #ifdef TANDEM_HAVE_CUDA
+  TANDEM_TRY(CudaBackend::CheckDevice(options.cuda_device));
   int current = 0;
   TANDEM_CUDA_TRY(cudaGetDevice(&current));
   TANDEM_CUDA_TRY(cudaSetDevice(options.cuda_device));

@@ -141,16 +141,21 @@ ExpertWeights ToExpertWeights(const ExpertMatrices& e) {
 
 }  // namespace
 
-Expected<std::unique_ptr<CudaBackend>> CudaBackend::Create(const CudaBackendOptions& options) {
+Status CudaBackend::CheckDevice(int device) {
   int n_devices = 0;
   if (cudaError_t err = cudaGetDeviceCount(&n_devices); err != cudaSuccess || n_devices == 0) {
     return Status::Error("cuda backend: no CUDA device ({}): run on a machine with an NVIDIA GPU and driver, or "
                          "use --backend cpu",
                          err == cudaSuccess ? "0 devices" : cudaGetErrorString(err));
   }
-  if (options.device < 0 || options.device >= n_devices) {
-    return Status::Error("cuda backend: device {} does not exist ({} devices)", options.device, n_devices);
+  if (device < 0 || device >= n_devices) {
+    return Status::Error("cuda backend: device {} does not exist ({} devices)", device, n_devices);
   }
+  return Status::Ok();
+}
+
+Expected<std::unique_ptr<CudaBackend>> CudaBackend::Create(const CudaBackendOptions& options) {
+  TANDEM_TRY(CheckDevice(options.device));
   std::unique_ptr<CudaBackend> b(new CudaBackend());
   b->device_ = options.device;
   b->activations_ = options.activations;

@@ -29,6 +29,8 @@ struct CudaBackendOptions {
 
 class CudaBackend final : public Backend {
  public:
+  // Ok when `device` is a CUDA device here; else an error naming the fix.
+  static Status CheckDevice(int device);
   static Expected<std::unique_ptr<CudaBackend>> Create(const CudaBackendOptions& options);
   ~CudaBackend() override;
   CudaBackend(const CudaBackend&) = delete;
