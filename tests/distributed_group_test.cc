@@ -45,7 +45,7 @@ WorkerNodeOptions WorkerFor(const std::string& coordinator, const std::string& m
   WorkerNodeOptions o;
   o.coordinator = coordinator;
   o.worker.model_path = model_path;
-  o.worker.n_threads = 1;
+  o.worker.engine.n_threads = 1;
   o.worker.ucx.timeout = std::chrono::seconds(10);
   o.join_timeout = std::chrono::seconds(10);
   return o;

@@ -20,7 +20,7 @@ Command AddWorkerCommand(CLI::App& app) {
   sub->add_option("--listen", o->listen, "this worker's control service, HOST:PORT (port 0: any free port)")
       ->capture_default_str();
   sub->add_option("--advertise", o->advertise, "HOST:PORT the coordinator dials (default: the listen address)");
-  sub->add_option("-t,--threads", o->worker.n_threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
+  sub->add_option("-t,--threads", o->worker.engine.n_threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
   sub->add_option("--backend", o->worker.engine.backend,
                   "where this rank's shard runs: cpu, or cuda (the GPU of --device; the group's collectives are "
                   "staged through host memory)")

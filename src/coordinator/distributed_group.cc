@@ -63,6 +63,7 @@ Status DistributedGroup::PlanAndLoadLeader(int n_ranks) {
   if (!leader.ok()) return leader.status().WithContext(fmt::format("{}: rank 0", path_));
   std::scoped_lock lock(request_mu_, state_mu_);
   leader_ = std::move(leader).value();  // the one replaced goes with its last holder
+  leader_memory_bytes_ = free_memory;
   collective_ = raw;
   planned_ = std::move(planned);
   return Status::Ok();
@@ -104,7 +105,7 @@ Status DistributedGroup::Connect(std::vector<RegisteredWorker> workers) {
                               options_.engine.kv_storage, info.memory_bytes(),
                               fmt::format("{} ({})", info.host(), info.worker_address())));
   }
-  std::vector<RankNode> nodes = {RankNode{HostName(), std::string(leader_->backend().name()), AvailableMemoryBytes()}};
+  std::vector<RankNode> nodes = {RankNode{HostName(), std::string(leader_->backend().name()), leader_memory_bytes_}};
   for (const RegisteredWorker& w : workers_) nodes.push_back({w.info.host(), w.info.backend(), w.info.memory_bytes()});
   {
     std::lock_guard lock(state_mu_);

@@ -85,6 +85,8 @@ class DistributedGroup final : public RankGroup {
   int target_workers_ = 0;  // asked for at bring-up; a re-planned group grows back to it
   PlannedShards planned_;                  // guarded by state_mu_ once serving
   std::shared_ptr<Engine> leader_;  // written by the keeper under both locks; leader() copies it
+  uint64_t leader_memory_bytes_ = 0;  // free where rank 0's shard lives (host or GPU), before it loaded,
+                                      // as workers report theirs when they register
   DeferredCollective* collective_ = nullptr;  // rank 0's, owned by leader_
 
   std::mutex request_mu_;  // held by a request, and by the keeper while it swaps groups

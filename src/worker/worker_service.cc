@@ -96,7 +96,7 @@ grpc::Status WorkerService::LoadShard(grpc::ServerContext*, const cluster::v1::L
   options.n_ctx = request->context_length();
   options.n_seq = std::max<int64_t>(1, request->parallel_sequences());
   options.kv_storage = request->kv_type() == "f32" ? KvStorage::kF32 : KvStorage::kF16;
-  auto backend = MakeBackend(options, request->threads() > 0 ? request->threads() : options_.n_threads);
+  auto backend = MakeBackend(options, request->threads() > 0 ? request->threads() : options_.engine.n_threads);
   if (!backend.ok()) return fail(backend.status());
   auto collective = std::make_unique<DeferredCollective>(rank, static_cast<int>(plan->size()));
   collective_ = collective.get();

@@ -22,9 +22,9 @@ namespace tandem {
 struct WorkerOptions {
   std::string model_path;   // the model, or where to put a copy fetched from the coordinator
   std::string coordinator;  // HOST:PORT of its control plane (the model source)
-  int n_threads = 0;  // 0: all cores
   UcxOptions ucx;
-  // Where this rank's shard runs: backend ("cpu" or "cuda"), cuda_device and
+  // Where this rank's shard runs: backend ("cpu" or "cuda"), cuda_device, n_threads (CPU
+  // threads, 0: all cores; a LoadShard that names threads overrides it) and
   // ggml_activation_rounding as in EngineOptions. A CUDA rank stages the group's UCX
   // collectives through host memory (engine/host_staged_collective.h).
   EngineOptions engine;
