@@ -33,7 +33,7 @@ struct ServeArgs {
   int64_t parallel = 4;  // requests decoded together, each with its own KV cache of n_ctx
   std::string kv = "f16";
   int threads = 0;
-  std::string backend = "cpu";       // cpu | cuda (every rank, local or a --nodes worker, on a GPU)
+  std::string backend = "cpu";       // cpu | cuda: the local ranks, or rank 0 of --nodes
   int device = 0;                    // cuda: GPU ordinal
   std::string activations = "auto";  // auto | f32 | ggml
 };
