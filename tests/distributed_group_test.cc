@@ -6,6 +6,7 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
+#include <future>
 #include <memory>
 #include <span>
 #include <thread>
@@ -177,6 +178,77 @@ TEST(DistributedGroupTest, ALeaderThatCannotLoadIsAnError) {
   auto group = DistributedGroup::BringUp(path, *coordinator.registry, 1, options);
   ASSERT_FALSE(group.ok());
   EXPECT_NE(group.status().message().find("rank 0"), std::string::npos) << group.status().message();
+  coordinator.server->Shutdown();
+}
+
+// --collective nccl joins GPUs only: a group with a CPU rank is refused with the fix, and
+// auto picks UCX for it (the 3-rank test above runs auto on CPU ranks).
+TEST(DistributedGroupTest, NcclOnCpuRanksIsRefusedWithTheFix) {
+  const std::string path = ModelPath(Arch::kQwen3Moe, Recipe::kQ8_0);
+  Coordinator coordinator = StartCoordinator(path);
+  auto w = WorkerNode::Start(WorkerFor(coordinator.address, path));
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  DistributedOptions options = GroupOptions();
+  options.collective = GroupCollective::kNccl;
+  auto group = DistributedGroup::BringUp(path, *coordinator.registry, 1, options);
+  ASSERT_FALSE(group.ok());
+  EXPECT_NE(group.status().message().find("--collective ucx"), std::string::npos) << group.status().message();
+  EXPECT_FALSE(ParseGroupCollective("mpi").ok());
+  coordinator.server->Shutdown();
+}
+
+// A worker whose coordinator stops answering heartbeats leaves its group by itself (with
+// NCCL, its kernels would otherwise wait on the GPU for rank 0 forever): here rank 0 still
+// runs, only the control plane is gone, and the group's own watch is off (silence of a
+// minute), so only the worker's heartbeat check can end its wait for the next request.
+TEST(DistributedGroupTest, AWorkerLeavesWhenTheCoordinatorStopsAnswering) {
+  const std::string path = ModelPath(Arch::kQwen3Moe, Recipe::kQ8_0);
+  Coordinator coordinator = StartCoordinator(path);
+  WorkerNodeOptions worker = WorkerFor(coordinator.address, path);
+  worker.coordinator_silence = std::chrono::milliseconds(1000);
+  worker.join_timeout = std::chrono::milliseconds(1000);
+  auto w = WorkerNode::Start(worker);
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  DistributedOptions options = GroupOptions();
+  options.silence = std::chrono::minutes(1);
+  auto group = DistributedGroup::BringUp(path, *coordinator.registry, 1, options);
+  ASSERT_TRUE(group.ok()) << group.status().message();
+
+  std::promise<Status> ran;
+  std::future<Status> run = ran.get_future();
+  std::thread serve([&] { ran.set_value((*w)->Run()); });
+  coordinator.server->Shutdown();
+  const bool left = run.wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  group->reset();  // stops a worker that did not leave, so the thread ends either way
+  serve.join();
+  ASSERT_TRUE(left) << "the worker still waited on its group 20 s after the coordinator stopped answering";
+  const Status st = run.get();
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.message().find(coordinator.address), std::string::npos) << st.message();
+}
+
+// A group left idle for longer than its collective's timeout still serves: the workers
+// wait for the next request as long as their coordinator answers heartbeats.
+TEST(DistributedGroupTest, AGroupIdleLongerThanTheCollectiveTimeoutStillServes) {
+  const std::string path = ModelPath(Arch::kQwen3Moe, Recipe::kQ8_0);
+  Coordinator coordinator = StartCoordinator(path);
+  WorkerNodeOptions worker = WorkerFor(coordinator.address, path);
+  worker.worker.ucx.timeout = std::chrono::milliseconds(500);
+  auto w = WorkerNode::Start(worker);
+  ASSERT_TRUE(w.ok()) << w.status().message();
+  DistributedOptions options = GroupOptions();
+  options.ucx.timeout = std::chrono::milliseconds(500);
+  auto group = DistributedGroup::BringUp(path, *coordinator.registry, 1, options);
+  ASSERT_TRUE(group.ok()) << group.status().message();
+  const std::vector<int32_t> prompt = {9707, 11, 1879};
+  auto generate = [&] { return (*group)->Generate(prompt, 4, SamplingParams{}, {}, [](int32_t) { return true; }); };
+  auto first = generate();
+  EXPECT_TRUE(first.ok()) << first.status().message();
+  std::this_thread::sleep_for(std::chrono::seconds(2));
+  auto after_idle = generate();
+  EXPECT_TRUE(after_idle.ok()) << after_idle.status().message();
+  group->reset();
+  EXPECT_TRUE((*w)->Run().ok());
   coordinator.server->Shutdown();
 }
 

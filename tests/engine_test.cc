@@ -7,6 +7,7 @@
 
 #include <filesystem>
 
+#include "engine/backend_factory.h"
 #include "engine/generate.h"
 #include "engine/sequence_batch.h"
 #include "model/synth/synth_model.h"
@@ -215,6 +216,58 @@ TEST_F(EngineTest, MissingOrMisshapenModelsAreNamed) {
   auto vocab_only = Engine::Load(TANDEM_SOURCE_DIR "/tests/data/vocab-qwen2.gguf", EngineOptions{});
   ASSERT_FALSE(vocab_only.ok());
   EXPECT_NE(vocab_only.status().message().find("qwen2"), std::string::npos) << vocab_only.status().message();
+}
+
+// One rank whose calls return at once and whose results a test can declare lost, like an
+// NCCL group aborted while its kernels ran (Collective::health).
+class BreakableCollective final : public Collective {
+ public:
+  int rank() const override { return 0; }
+  int size() const override { return 1; }
+  Status AllReduceSum(float*, int64_t) override { return Status::Ok(); }
+  Status Broadcast(void*, uint64_t, int) override { return Status::Ok(); }
+  Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) override {
+    return solo_.Gather(send, counts, recv, root);
+  }
+  void Abort() override { broken_ = true; }
+  Status health() override { return broken_ ? Status::Unavailable("a peer died during the step") : Status::Ok(); }
+
+ private:
+  SoloCollective solo_;
+  bool broken_ = false;
+};
+
+// A step whose collectives broke after they were issued gives no logits or summaries:
+// they were computed from whatever the aborted collectives left in the buffers.
+TEST_F(EngineTest, AStepWhoseCollectiveBrokeGivesNoResults) {
+  auto model = GgufModel::Open(path_);
+  ASSERT_TRUE(model.ok()) << model.status().message();
+  auto config = ReadModelConfig(model->metadata(), 0);
+  ASSERT_TRUE(config.ok()) << config.status().message();
+  EngineOptions options;
+  options.n_ctx = 16;
+  options.n_threads = 2;
+  auto backend = MakeBackend(options, options.n_threads);
+  ASSERT_TRUE(backend.ok()) << backend.status().message();
+  auto collective = std::make_unique<BreakableCollective>();
+  BreakableCollective* raw = collective.get();
+  auto engine = Engine::Create(std::move(model).value(), std::move(backend).value(), std::move(collective),
+                               WholeModel(config->shape), options);
+  ASSERT_TRUE(engine.ok()) << engine.status().message();
+  Engine& e = **engine;
+  ASSERT_TRUE(e.Step(std::span(kTokens).first(3)).ok());
+  std::vector<float> logits;
+  ASSERT_TRUE(e.SummarizeLogits(SamplingParams{}, {}).ok());
+  ASSERT_TRUE(e.DownloadLogits(logits).ok());
+
+  ASSERT_TRUE(e.Step(std::span(kTokens).subspan(3, 1)).ok());  // issued, then the group breaks
+  raw->Abort();
+  auto summary = e.SummarizeLogits(SamplingParams{}, {});
+  ASSERT_FALSE(summary.ok());
+  EXPECT_TRUE(summary.status().unavailable());
+  EXPECT_NE(summary.status().message().find("a peer died"), std::string::npos) << summary.status().message();
+  EXPECT_FALSE(e.DownloadLogits(logits).ok());
+  EXPECT_FALSE(e.Forward(std::span(kTokens).subspan(4, 1), false, logits).ok());
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "coordinator/distributed_group.h"
 #include "coordinator/local_cluster.h"
 #include "coordinator/served_model.h"
+#include "engine/backend_factory.h"
 
 namespace tandem::cli {
 namespace {
@@ -29,6 +30,7 @@ struct ServeArgs {
   int replan_s = 0;                       // > 0: after a loss, re-plan over the nodes left after this long
   std::string ucx_tls;
   std::string moe_split = "auto";
+  std::string collective = "auto";  // auto | nccl | ucx: between the nodes
   int64_t n_ctx = 4096;
   int64_t parallel = 4;  // requests decoded together, each with its own KV cache of n_ctx
   std::string kv = "f16";
@@ -70,6 +72,7 @@ Expected<std::unique_ptr<RankGroup>> BuildRankGroup(const ServeArgs& a, std::uni
   DistributedOptions options;
   options.engine = EngineOptionsOf(a);
   options.moe_split = split;
+  options.collective = ParseGroupCollective(a.collective).value();
   options.ucx.transports = a.ucx_tls;
   options.wait = std::chrono::seconds(a.wait_s);
   options.replan = std::chrono::seconds(a.replan_s);
@@ -82,6 +85,16 @@ int RunServe(const ServeArgs& a) {
   const auto start = std::chrono::steady_clock::now();
   if (a.nodes > 1 && a.ranks > 1) {
     fmt::print(stderr, "error: --nodes and --ranks do not go together: one process per node serves one rank\n");
+    return 2;
+  }
+  if (a.collective == "nccl" && (a.nodes < 2 || a.backend != "cuda")) {
+    fmt::print(stderr, "error: --collective nccl joins the GPUs of several nodes: it needs --nodes N (N > 1) and "
+                       "--backend cuda on every node\n");
+    return 2;
+  }
+  if (a.collective == "nccl" && !HaveNccl()) {
+    fmt::print(stderr, "error: --collective nccl: this build of tandem has no NCCL (it needs the CUDA backend and "
+                       "NCCL at configure time): use --collective ucx\n");
     return 2;
   }
   std::unique_ptr<ControlPlane> control;  // outlives the ranks: workers heartbeat to it
@@ -139,6 +152,12 @@ Command AddServeCommand(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(0, 86400));
   sub->add_option("--ucx-tls", a->ucx_tls, "UCX transports between the nodes (UCX_TLS syntax, e.g. tcp,self)");
+  sub->add_option("--collective", a->collective,
+                  "what joins the nodes' GPUs (with --nodes and --backend cuda): nccl (device memory, the step "
+                  "recorded in one CUDA graph), ucx (staged through host memory), auto (nccl when every node runs "
+                  "--backend cuda and this build has NCCL)")
+      ->check(CLI::IsMember({"auto", "nccl", "ucx"}))
+      ->capture_default_str();
   sub->add_option("--moe-split", a->moe_split, "how the ranks split the experts: auto, tp, ep")
       ->check(CLI::IsMember({"auto", "tp", "ep"}))
       ->capture_default_str();
@@ -152,7 +171,7 @@ Command AddServeCommand(CLI::App& app) {
       ->check(CLI::Range(int64_t{1}, Engine::kMaxStepRows));
   sub->add_option("--backend", a->backend,
                   "where the forward runs: cpu, or cuda (one GPU: --ranks N share it; with --nodes, rank 0's GPU, "
-                  "the collectives staged through host memory)")
+                  "joined to the others as --collective says)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   sub->add_option("--device", a->device, "cuda backend: GPU ordinal")->capture_default_str()->check(CLI::Range(0, 64));

@@ -20,6 +20,13 @@ Status FromGrpc(const grpc::Status& st, std::string_view what) {
 
 }  // namespace
 
+Expected<GroupCollective> ParseGroupCollective(std::string_view name) {
+  if (name == "auto") return GroupCollective::kAuto;
+  if (name == "nccl") return GroupCollective::kNccl;
+  if (name == "ucx") return GroupCollective::kUcx;
+  return Status::Error("unknown collective '{}': use auto, nccl or ucx", name);
+}
+
 Expected<std::unique_ptr<DistributedGroup>> DistributedGroup::BringUp(const std::string& path,
                                                                      WorkerRegistry& registry, int n_workers,
                                                                      const DistributedOptions& options) {
@@ -57,8 +64,7 @@ Status DistributedGroup::PlanAndLoadLeader(int n_ranks) {
   TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<Backend> backend, MakeBackend(options_.engine, options_.engine.n_threads));
   auto collective = std::make_unique<DeferredCollective>(0, n_ranks);
   DeferredCollective* raw = collective.get();
-  std::unique_ptr<Collective> engine_collective = CollectiveForBackend(*backend, std::move(collective));
-  auto leader = Engine::Create(std::move(model), std::move(backend), std::move(engine_collective), planned.plan,
+  auto leader = Engine::Create(std::move(model), std::move(backend), std::move(collective), planned.plan,
                                options_.engine);
   if (!leader.ok()) return leader.status().WithContext(fmt::format("{}: rank 0", path_));
   std::scoped_lock lock(request_mu_, state_mu_);
@@ -119,7 +125,8 @@ Status DistributedGroup::Connect(std::vector<RegisteredWorker> workers) {
   for (const Status& st : loaded) TANDEM_TRY(st);
   if (!own.ok()) return own.status().WithContext("rank 0");
   TANDEM_TRY(StartAll(std::move(own).value()));
-  Log(Subsystem::kCoord).info("{} ranks joined over UCX", workers_.size() + 1);
+  Log(Subsystem::kCoord)
+      .info("{} ranks joined over {}", workers_.size() + 1, collective_name() == "ucx" ? "UCX" : "NCCL + UCX");
   return Status::Ok();
 }
 
@@ -149,15 +156,49 @@ Status DistributedGroup::LoadWorkerShard(size_t i) {
   return Status::Ok();
 }
 
+Expected<bool> DistributedGroup::UseNccl() const {
+  if (options_.collective == GroupCollective::kUcx) return false;
+  std::string cpu_node;  // the first rank not on a GPU
+  if (leader_->backend().name() != "cuda") cpu_node = fmt::format("rank 0 ({}, --backend {})", HostName(), leader_->backend().name());
+  for (size_t i = 0; i < workers_.size() && cpu_node.empty(); ++i) {
+    const cluster::v1::RegisterRequest& info = workers_[i].info;
+    if (info.backend() != "cuda") {
+      cpu_node = fmt::format("rank {} ({}, --backend {})", i + 1, info.worker_address(), info.backend());
+    }
+  }
+  if (options_.collective == GroupCollective::kAuto) return cpu_node.empty() && HaveNccl();
+  if (!HaveNccl()) {
+    return Status::Error("--collective nccl: this build of tandem has no NCCL (it needs the CUDA backend and NCCL at "
+                         "configure time): use --collective ucx");
+  }
+  if (!cpu_node.empty()) {
+    return Status::Error("--collective nccl needs every rank on a GPU, and {} is not: start it with --backend cuda, "
+                         "or serve with --collective ucx",
+                         cpu_node);
+  }
+  return true;
+}
+
+std::string DistributedGroup::collective_name() const {
+  std::lock_guard lock(state_mu_);
+  return collective_name_;
+}
+
 // Every rank must be inside Connect at the same time: the workers' Start calls run on
-// threads while rank 0 connects here.
+// threads while rank 0 connects here (UCX, then NCCL with the id the request carries).
 Status DistributedGroup::StartAll(std::unique_ptr<UcxWorker> own) {
+  TANDEM_ASSIGN_OR_RETURN(const bool use_nccl, UseNccl());
   cluster::v1::StartRequest request;
   const std::vector<uint8_t>& mine = own->address();
   request.add_collective_addresses(std::string(mine.begin(), mine.end()));
   for (const RegisteredWorker& w : workers_) request.add_collective_addresses(w.info.collective_address());
   std::vector<std::vector<uint8_t>> addresses;
   for (const std::string& a : request.collective_addresses()) addresses.emplace_back(a.begin(), a.end());
+  if (use_nccl) {
+    auto id = MakeNcclBootstrapId();
+    if (!id.ok()) return id.status().WithContext("rank 0: starting the group's NCCL collective");
+    request.set_nccl_unique_id(*id);
+  }
 
   std::vector<Status> started(workers_.size());
   std::vector<std::thread> starters;
@@ -171,11 +212,19 @@ Status DistributedGroup::StartAll(std::unique_ptr<UcxWorker> own) {
       }
     });
   }
-  auto group = UcxCollective::Connect(std::move(own), 0, addresses);
+  auto ucx = UcxCollective::Connect(std::move(own), 0, addresses);
+  Expected<std::unique_ptr<Collective>> group =
+      ucx.ok() ? JoinGroupCollective(leader_->backend(), std::move(ucx).value(), request.nccl_unique_id())
+               : Expected<std::unique_ptr<Collective>>(ucx.status());
   for (auto& t : starters) t.join();
   for (const Status& st : started) TANDEM_TRY(st);
   if (!group.ok()) return group.status().WithContext("rank 0: joining the group");
+  {
+    std::lock_guard lock(state_mu_);
+    collective_name_ = use_nccl ? "nccl+ucx" : "ucx";
+  }
   std::lock_guard lock(request_mu_);
+  leader_->ForgetRecordedSteps();  // its recorded steps called the last group's NCCL
   return collective_->Attach(std::move(group).value());
 }
 

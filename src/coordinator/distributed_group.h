@@ -1,8 +1,8 @@
 // The ranks of a model spread over processes (or boxes): rank 0 in this process, ranks
 // 1..n on workers taken from the registry, joined by a UCX collective. Bring-up: plan the
 // shards, have every worker load its shard (progress streamed back), load rank 0, then
-// connect everyone at once. Requests then run through the collective only
-// (engine/rank_loop.h).
+// connect everyone at once: over UCX, and for GPU ranks also NCCL, its unique id passed
+// in StartRequest. Requests then run through the collective only (engine/rank_loop.h).
 //
 // The group heals itself: when a rank fails during a request (its collective breaks) or
 // a worker's heartbeats stop for `silence` (the in-flight collective is aborted), the
@@ -31,11 +31,20 @@
 
 namespace tandem {
 
+// What carries the GPU ranks' activations between the nodes.
+enum class GroupCollective {
+  kAuto,  // NCCL when every rank runs the CUDA backend and this build has NCCL, else UCX
+  kNccl,  // NCCL on device memory (recorded into the step's CUDA graph); UCX for host messages
+  kUcx,   // UCX on host memory; a CUDA rank stages its device buffers through it
+};
+Expected<GroupCollective> ParseGroupCollective(std::string_view name);  // auto, nccl, ucx
+
 struct DistributedOptions {
   EngineOptions engine;
   UcxOptions ucx;
   int worker_threads = 0;  // threads each worker uses; 0: its cores
   MoeSplit moe_split = MoeSplit::kAuto;
+  GroupCollective collective = GroupCollective::kAuto;
   std::chrono::milliseconds wait = std::chrono::minutes(5);     // for the first workers to join
   std::chrono::milliseconds silence = std::chrono::seconds(2);  // a worker this quiet is lost
   std::chrono::milliseconds replan{0};  // > 0: after this long short of workers, re-plan over those left
@@ -54,7 +63,7 @@ class DistributedGroup final : public RankGroup {
   std::shared_ptr<Engine> leader() override;
   int64_t parallel() override { return leader()->step_capacity(); }
   PlannedShards planned() const override;
-  std::string collective_name() const override { return "ucx"; }
+  std::string collective_name() const override;  // "ucx", or "nccl+ucx" (device and host messages)
   std::vector<RankNode> nodes() const override;
   bool serving(std::string& why) const override;
 
@@ -70,6 +79,9 @@ class DistributedGroup final : public RankGroup {
   Status Connect(std::vector<RegisteredWorker> workers);
   Status LoadWorkerShard(size_t i);
   Status StartAll(std::unique_ptr<UcxWorker> own);
+  // Whether the group about to start (rank 0 and workers_) exchanges device memory over
+  // NCCL, as options_.collective asks; an error when it asks for NCCL and a rank cannot.
+  Expected<bool> UseNccl() const;
   // Drops the group: rank 0 leaves it and the workers are told to (they join again).
   void Release();
   // The keeper thread: watches heartbeats, rebuilds the group after a failure.
@@ -92,6 +104,7 @@ class DistributedGroup final : public RankGroup {
   std::mutex request_mu_;  // held by a request, and by the keeper while it swaps groups
   std::vector<RegisteredWorker> workers_;  // worker i is rank i + 1
   std::vector<RankNode> nodes_;            // [ranks] of the group as last connected
+  std::string collective_name_ = "ucx";    // of the group as last connected
   std::vector<std::unique_ptr<cluster::v1::Worker::Stub>> stubs_;
 
   mutable std::mutex state_mu_;

@@ -66,6 +66,11 @@ class Backend {
  public:
   virtual ~Backend() = default;
   virtual std::string_view name() const = 0;
+  // Points the calling thread at this backend's device (CUDA: its current device), so that
+  // its ops reach it. The engine calls it on entry: a rank's calls may come from another
+  // thread than the one that made the backend (a worker's follower, rank 0's scheduler),
+  // and a box with several GPUs runs a rank on each.
+  virtual void UseOnThisThread() {}
 
   // Memory that lives as long as the backend.
   virtual Expected<void*> Allocate(uint64_t bytes) = 0;
@@ -154,6 +159,9 @@ class Backend {
   // so `record` must issue the same ops at every step of that shape, and no Download.
   virtual Status RunStep(int64_t n_rows, int64_t max_pos, bool may_replay,
                          const std::function<Status()>& record) = 0;
+  // Drops every recording RunStep made: the next step runs live again. For when the ops'
+  // collective was replaced (a rebuilt group), whose recorded calls would reach the old one.
+  virtual void ForgetRecordedSteps() = 0;
 };
 
 }  // namespace tandem

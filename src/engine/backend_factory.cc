@@ -8,6 +8,9 @@
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_memory.h"
 #endif
+#ifdef TANDEM_HAVE_NCCL
+#include "net/nccl_host_group.h"
+#endif
 
 namespace tandem {
 
@@ -42,14 +45,52 @@ Expected<std::unique_ptr<Backend>> MakeBackend(const EngineOptions& options, int
   return Status::Error("unknown backend '{}': use cpu or cuda", options.backend);
 }
 
-std::unique_ptr<Collective> CollectiveForBackend(Backend& backend, std::unique_ptr<Collective> host_collective) {
-#ifdef TANDEM_HAVE_CUDA
-  if (backend.name() == "cuda") {
-    return std::make_unique<HostStagedCollective>(std::move(host_collective), backend, IsDeviceMemory);
-  }
+bool HaveNccl() {
+#ifdef TANDEM_HAVE_NCCL
+  return true;
+#else
+  return false;
 #endif
-  (void)backend;
-  return host_collective;
+}
+
+Expected<std::string> MakeNcclBootstrapId() {
+#ifdef TANDEM_HAVE_NCCL
+  TANDEM_ASSIGN_OR_RETURN(NcclUniqueId id, MakeNcclUniqueId());
+  return std::string(id.bytes.begin(), id.bytes.end());
+#else
+  return Status::Error("this build of tandem has no NCCL (it needs the CUDA backend and NCCL at configure time): "
+                       "use --collective ucx");
+#endif
+}
+
+Expected<std::unique_ptr<Collective>> JoinGroupCollective(Backend& backend, std::unique_ptr<Collective> host,
+                                                          std::string_view nccl_id) {
+  if (nccl_id.empty()) {
+#ifdef TANDEM_HAVE_CUDA
+    if (backend.name() == "cuda") {
+      return std::unique_ptr<Collective>(
+          std::make_unique<HostStagedCollective>(std::move(host), backend, IsDeviceMemory));
+    }
+#endif
+    return host;
+  }
+#ifdef TANDEM_HAVE_NCCL
+  auto* cuda = dynamic_cast<CudaBackend*>(&backend);
+  if (cuda == nullptr) {
+    return Status::Error("rank {} runs the {} backend, and the group asked for NCCL, which needs every rank on a GPU: "
+                         "start it with --backend cuda, or serve with --collective ucx",
+                         host->rank(), backend.name());
+  }
+  TANDEM_ASSIGN_OR_RETURN(NcclUniqueId id, NcclUniqueIdFromBytes(nccl_id));
+  TANDEM_CUDA_TRY(cudaSetDevice(cuda->device()));  // NCCL takes the calling thread's device
+  auto nccl = NcclCollective::Connect(id, host->rank(), host->size(), cuda->stream());
+  if (!nccl.ok()) return nccl.status().WithContext("joining the group's NCCL collective");
+  return std::unique_ptr<Collective>(std::make_unique<NcclHostGroup>(std::move(nccl).value(), std::move(host)));
+#else
+  return Status::Error("rank {}: the group asked for NCCL, and this build of tandem has none (it needs the CUDA "
+                       "backend and NCCL at configure time): serve with --collective ucx",
+                       host->rank());
+#endif
 }
 
 Expected<uint64_t> BackendFreeMemory(const EngineOptions& options) {

@@ -15,10 +15,22 @@ namespace tandem {
 // options.cuda_device: the CUDA backend's device.
 Expected<std::unique_ptr<Backend>> MakeBackend(const EngineOptions& options, int cpu_threads);
 
-// The engine's collective on `backend` from one over host memory (the UCX group of
-// `serve --nodes`): the CUDA backend's device buffers are staged through host memory
-// (engine/host_staged_collective.h); the CPU backend takes it as it is.
-std::unique_ptr<Collective> CollectiveForBackend(Backend& backend, std::unique_ptr<Collective> host_collective);
+// The collective a rank of a distributed group (`serve --nodes`) runs its engine on, made
+// once the group's UCX collective `host` is connected:
+// - nccl_id empty: `host` itself for the CPU backend; for CUDA, device buffers are staged
+//   through host memory (engine/host_staged_collective.h) and no step is recorded.
+// - nccl_id (StartRequest.nccl_unique_id, from rank 0's MakeNcclBootstrapId): every rank
+//   calls this at once with it and joins an NCCL group on its GPU; device buffers then go
+//   through NCCL on the backend's stream, recorded into the decode step's CUDA graph, and
+//   host buffers through `host` (net/nccl_host_group.h). Needs the CUDA backend.
+Expected<std::unique_ptr<Collective>> JoinGroupCollective(Backend& backend, std::unique_ptr<Collective> host,
+                                                          std::string_view nccl_id);
+
+// Whether this build has NCCL (the CUDA backend and NCCL were found).
+bool HaveNccl();
+// Rank 0's: the bootstrap id of a new NCCL group, the bytes every rank passes to
+// JoinGroupCollective. An error in builds without NCCL.
+Expected<std::string> MakeNcclBootstrapId();
 
 // Free memory where options.backend keeps a shard (weights, KV cache): the host's for the
 // CPU backend, the device's for CUDA.

@@ -180,7 +180,7 @@ Expected<std::unique_ptr<CudaBackend>> CudaBackend::Create(const CudaBackendOpti
 CudaBackend::~CudaBackend() {
   cudaSetDevice(device_);
   if (stream_ != nullptr) {
-    cudaStreamSynchronize(stream_);
+    ForgetRecordedSteps();  // waits for the stream
     cudaStreamDestroy(stream_);
   }
   for (int i = 0; i < kSideStreams; ++i) {
@@ -188,7 +188,6 @@ CudaBackend::~CudaBackend() {
     if (joins_[i] != nullptr) cudaEventDestroy(joins_[i]);
   }
   if (fork_ != nullptr) cudaEventDestroy(fork_);
-  for (auto& [shape, exec] : step_graphs_) cudaGraphExecDestroy(exec);
   for (void* p : allocations_) cudaFree(p);
 }
 
@@ -586,6 +585,16 @@ Status CudaBackend::RunStep(int64_t n_rows, int64_t max_pos, bool may_replay, co
   }
   CheckCuda(cudaGraphLaunch(it->second, stream_), "replay of a decode step");
   return error_;
+}
+
+void CudaBackend::UseOnThisThread() { CheckCuda(cudaSetDevice(device_), "making the backend's GPU current"); }
+
+void CudaBackend::ForgetRecordedSteps() {
+  cudaSetDevice(device_);
+  cudaStreamSynchronize(stream_);  // no replay still running
+  for (auto& [shape, exec] : step_graphs_) cudaGraphExecDestroy(exec);
+  step_graphs_.clear();
+  stepped_live_ = false;
 }
 
 Expected<cudaGraphExec_t> CudaBackend::RecordStep(int64_t context_class, const std::function<Status()>& record) {

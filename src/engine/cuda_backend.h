@@ -37,7 +37,9 @@ class CudaBackend final : public Backend {
   CudaBackend& operator=(const CudaBackend&) = delete;
 
   std::string_view name() const override { return "cuda"; }
+  void UseOnThisThread() override;
   cudaStream_t stream() const { return stream_; }
+  int device() const { return device_; }
   uint64_t weight_bytes() const { return weight_bytes_; }
 
   Expected<void*> Allocate(uint64_t bytes) override;
@@ -82,6 +84,7 @@ class CudaBackend final : public Backend {
   // The first step runs live (it sizes the scratch buffers); later ones replay a CUDA graph
   // recorded once per row count and context class (StepContextClass).
   Status RunStep(int64_t n_rows, int64_t max_pos, bool may_replay, const std::function<Status()>& record) override;
+  void ForgetRecordedSteps() override;
   // Graphs recorded so far (one per row count and context class reached).
   size_t recorded_steps() const { return step_graphs_.size(); }
 

@@ -117,6 +117,7 @@ void Engine::Observe(std::string_view name, int layer, const float* data, int64_
 }
 
 Status Engine::FillContext(int64_t n_pos, int64_t seq) {
+  backend_->UseOnThisThread();
   if (seq < 0 || seq >= n_seq()) return Status::Error("sequence {} outside the {} of the KV cache", seq, n_seq());
   if (n_pos < 0 || n_pos >= n_ctx_) {
     return Status::Error("a synthetic context of {} positions does not fit the {} of the KV cache", n_pos, n_ctx_);
@@ -134,6 +135,7 @@ Status Engine::Forward(std::span<const int32_t> tokens, bool all_logits, std::ve
 Status Engine::Step(std::span<const int32_t> tokens, int64_t seq) { return ForwardAll(seq, tokens, false, nullptr); }
 
 Status Engine::StepBatch(std::span<const SeqToken> rows) {
+  backend_->UseOnThisThread();
   const int64_t n = static_cast<int64_t>(rows.size());
   if (n < 1 || n > kMaxStepRows) return Status::Error("a decode step of {} rows: 1 to {} are possible", n, kMaxStepRows);
   std::vector<int32_t> tokens, seqs, pos;
@@ -167,15 +169,26 @@ Status Engine::StepBatch(std::span<const SeqToken> rows) {
 
 Expected<SliceSummary> Engine::SummarizeLogits(const SamplingParams& params, std::span<const int32_t> history,
                                                int64_t row) {
+  backend_->UseOnThisThread();
   if (row < 0 || row >= kLogitRows) return Status::Error("logit row {} of {}", row, kLogitRows);
-  return backend_->SummarizeLogits(params, ws_.logits + row * shard_.n_vocab, shard_.n_vocab, shard_.vocab_begin,
-                                   history);
+  auto summary = backend_->SummarizeLogits(params, ws_.logits + row * shard_.n_vocab, shard_.n_vocab,
+                                          shard_.vocab_begin, history);
+  TANDEM_TRY(CheckCollective());
+  return summary;
+}
+
+Status Engine::CheckCollective() {
+  const Status st = collective_->health();
+  if (st.ok()) return st;
+  return st.WithContext(fmt::format("rank {}: the step's collectives did not complete", shard_.rank));
 }
 
 Status Engine::DownloadLogits(std::vector<float>& logits, int64_t row) {
+  backend_->UseOnThisThread();
   if (row < 0 || row >= kLogitRows) return Status::Error("logit row {} of {}", row, kLogitRows);
   logits.resize(static_cast<size_t>(shard_.n_vocab));
-  return backend_->Download(ws_.logits + row * shard_.n_vocab, logits.data(), logits.size() * sizeof(float));
+  TANDEM_TRY(backend_->Download(ws_.logits + row * shard_.n_vocab, logits.data(), logits.size() * sizeof(float)));
+  return CheckCollective();
 }
 
 Status Engine::CheckTokens(std::span<const int32_t> tokens) const {
@@ -201,6 +214,7 @@ RowPlaces Engine::UploadRows(std::span<const int32_t> tokens, std::span<const in
 }
 
 Status Engine::ForwardAll(int64_t seq, std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits) {
+  backend_->UseOnThisThread();
   const int64_t n = static_cast<int64_t>(tokens.size());
   if (n == 0) return Status::Error("no tokens to run");
   if (seq < 0 || seq >= n_seq()) return Status::Error("sequence {} outside the {} of the KV cache", seq, n_seq());
@@ -274,10 +288,13 @@ Status Engine::AppendLogits(int64_t rows, std::vector<float>& logits) {
   const int64_t n_local = shard_.n_vocab;
   const size_t at = logits.size();
   logits.resize(at + static_cast<size_t>(rows * n_local));
-  return backend_->Download(ws_.logits, logits.data() + at, static_cast<uint64_t>(rows * n_local) * sizeof(float));
+  TANDEM_TRY(
+      backend_->Download(ws_.logits, logits.data() + at, static_cast<uint64_t>(rows * n_local) * sizeof(float)));
+  return CheckCollective();
 }
 
 Status Engine::GatherLogits(std::span<const float> mine, int64_t rows, std::vector<float>& whole) {
+  backend_->UseOnThisThread();
   const int64_t n_local = shard_.n_vocab, n_vocab = config_.shape.n_vocab;
   if (static_cast<int64_t>(mine.size()) != rows * n_local) {
     return Status::Error("gather logits: {} values for {} rows of {}", mine.size(), rows, n_local);
@@ -296,7 +313,7 @@ Status Engine::GatherLogits(std::span<const float> mine, int64_t rows, std::vect
     whole.resize(at + static_cast<size_t>(n_vocab));
     TANDEM_TRY(backend_->Download(ws_.logits_row, whole.data() + at, static_cast<uint64_t>(n_vocab) * sizeof(float)));
   }
-  return Status::Ok();
+  return CheckCollective();
 }
 
 Status Engine::Attention(int layer, const RowPlaces& rows) {

@@ -85,6 +85,9 @@ class Engine {
   // prefill; Backend::FillKvSynthetic) and its next Forward continues at position n_pos.
   Status FillContext(int64_t n_pos, int64_t seq = 0);
   void SetObserver(TensorObserver observer) { observer_ = std::move(observer); }
+  // The collective's group was replaced (a rebuilt group attached to a DeferredCollective):
+  // decode steps recorded with the old one's calls are dropped (Backend::ForgetRecordedSteps).
+  void ForgetRecordedSteps() { backend_->ForgetRecordedSteps(); }
 
   // Runs `tokens` at positions n_past(seq) .. + n - 1 of sequence `seq` and appends them
   // to its cache. Every rank runs the same tokens. logits: this rank's vocabulary slice
@@ -110,6 +113,9 @@ class Engine {
   Status GatherLogits(std::span<const float> mine, int64_t rows, std::vector<float>& whole);
 
  private:
+  // After a wait for the device: the results are only used when the collective's calls
+  // they came through completed (Collective::health).
+  Status CheckCollective();
   // Activations for n_batch tokens, in the backend's memory.
   struct Workspace {
     // Head counts are this shard's: q heads n_head, KV heads n_kv_head.

@@ -27,6 +27,11 @@ Status HostStagedCollective::Broadcast(void* data, uint64_t bytes, int root) {
   return Status::Ok();
 }
 
+Status HostStagedCollective::AwaitBroadcast(void* data, uint64_t bytes, int root) {
+  if (bytes == 0 || !in_backend_memory_(data)) return host_->AwaitBroadcast(data, bytes, root);
+  return Broadcast(data, bytes, root);
+}
+
 Status HostStagedCollective::Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) {
   if (static_cast<int>(counts.size()) != size()) {
     return Status::Error("gather: {} counts for a group of {} ranks", counts.size(), size());

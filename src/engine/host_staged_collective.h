@@ -26,8 +26,10 @@ class HostStagedCollective final : public Collective {
   int size() const override { return host_->size(); }
   Status AllReduceSum(float* data, int64_t n) override;
   Status Broadcast(void* data, uint64_t bytes, int root) override;
+  Status AwaitBroadcast(void* data, uint64_t bytes, int root) override;
   Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) override;
   void Abort() override { host_->Abort(); }
+  Status health() override { return host_->health(); }
 
  private:
   std::unique_ptr<Collective> host_;

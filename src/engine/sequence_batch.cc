@@ -78,7 +78,11 @@ Status SequenceBatch::LeadShutdown() {
 Status SequenceBatch::Follow() {
   for (;;) {
     IterationHeader header;  // a decode step alone unless announced
-    if (accepts_joining()) TANDEM_TRY(group_.Broadcast(&header, sizeof(header), 0));
+    // Between requests (nothing in flight) the leader may stay quiet for any time.
+    if (accepts_joining()) {
+      TANDEM_TRY(in_flight() == 0 ? group_.AwaitBroadcast(&header, sizeof(header), 0)
+                                  : group_.Broadcast(&header, sizeof(header), 0));
+    }
     if (header.op == BatchOp::kShutdown) return Status::Ok();
     if (header.op != BatchOp::kIterate || header.n_joining < 0 || header.n_joining > capacity()) {
       return Status::Error("rank {}: unknown iteration from the leader (op {}, {} joining)", group_.rank(),

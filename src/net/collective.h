@@ -24,6 +24,11 @@ class Collective {
   virtual Status AllReduceSum(float* data, int64_t n) = 0;
   // data: `bytes` bytes; root's are copied to every other rank.
   virtual Status Broadcast(void* data, uint64_t bytes, int root) = 0;
+  // Broadcast on a rank that waits, idle, for root's next message (a worker between
+  // requests): without the deadline a call otherwise has. Abort, or a transport that
+  // reports a lost peer, ends the wait; a worker's heartbeats to the coordinator (rank 0)
+  // make sure one of them does when rank 0 is gone.
+  virtual Status AwaitBroadcast(void* data, uint64_t bytes, int root) { return Broadcast(data, bytes, root); }
   // send: [counts[rank()]] f32 on every rank; root's recv: [sum of counts] = each rank's
   // send in rank order. counts has size() entries, the same on every rank.
   virtual Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) = 0;
@@ -33,6 +38,11 @@ class Collective {
   // Whether the calls can be recorded into a CUDA graph on the backend's stream and
   // replayed: the engine then records a decode step once and replays it.
   virtual bool capturable() const { return false; }
+  // Ok while the results of the calls made so far can be trusted. A collective whose calls
+  // return before their work is done (NCCL, enqueued on a stream) reports here a failure
+  // that came later (an abort, a peer's error): the caller checks it after waiting for
+  // the results (the engine does, after each wait for the device) and discards them.
+  virtual Status health() { return Status::Ok(); }
 };
 
 // One rank: every collective is the identity (Gather copies send to recv).

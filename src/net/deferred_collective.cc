@@ -27,6 +27,10 @@ Status DeferredCollective::Broadcast(void* data, uint64_t bytes, int root) {
   return group_ ? group_->Broadcast(data, bytes, root) : NotAttached();
 }
 
+Status DeferredCollective::AwaitBroadcast(void* data, uint64_t bytes, int root) {
+  return group_ ? group_->AwaitBroadcast(data, bytes, root) : NotAttached();
+}
+
 Status DeferredCollective::Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) {
   return group_ ? group_->Gather(send, counts, recv, root) : NotAttached();
 }

@@ -97,7 +97,7 @@ NcclCollective::~NcclCollective() {
   // Flush what was issued, then free; a group that cannot flush (a dead peer) is aborted.
   const auto deadline = Clock::now() + options_.timeout;
   const bool flushed =
-      broken_.ok() && NcclStatus(ncclCommFinalize(comm_), "ncclCommFinalize", comm_, __FILE__, __LINE__).ok() &&
+      broken().ok() && NcclStatus(ncclCommFinalize(comm_), "ncclCommFinalize", comm_, __FILE__, __LINE__).ok() &&
       WaitReady(comm_, deadline, "ncclCommFinalize", options_.timeout).ok();
   if (flushed) {
     ncclCommDestroy(comm_);
@@ -108,6 +108,7 @@ NcclCollective::~NcclCollective() {
 }
 
 Status NcclCollective::Usable(std::string_view what) const {
+  std::lock_guard state(state_mu_);
   if (!broken_.ok()) {
     return Status::Unavailable("NCCL {} on rank {}: the group is broken and must be rebuilt from a new unique id ({})",
                                what, rank_, broken_.message());
@@ -128,9 +129,17 @@ Status NcclCollective::Finish(std::string_view what, int result) {
 }
 
 Status NcclCollective::BreakLocked(Status error) {
-  if (broken_.ok()) broken_ = error;
+  {
+    std::lock_guard state(state_mu_);
+    if (broken_.ok()) broken_ = error;
+  }
   if (comm_ != nullptr) {
-    ncclCommAbort(comm_);
+    // ncclCommAbort first raises the flag that makes the communicator's kernels exit, then
+    // frees its resources, which can wait on the device for a long time (or for good when
+    // a peer died mid-step; NVIDIA/nccl#829, #992). A thread of its own does it, so that
+    // neither the caller (the coordinator's keeper, a watchdog) nor this group's readers
+    // wait on it: the engine's wait for the step returns once the kernels exit.
+    std::thread([comm = comm_] { ncclCommAbort(comm); }).detach();
     comm_ = nullptr;
   }
   return error;
@@ -219,7 +228,7 @@ void NcclCollective::Abort() {
 }
 
 Status NcclCollective::broken() const {
-  std::lock_guard lock(mu_);
+  std::lock_guard state(state_mu_);
   return broken_;
 }
 

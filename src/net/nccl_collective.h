@@ -87,15 +87,18 @@ class NcclCollective final : public Collective {
   // and uneven vocabulary slices cost nothing extra. One NCCL group: one launch.
   Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) override;
 
+  // Every call only enqueues work on the stream: a step can be recorded and replayed.
+  bool capturable() const override { return true; }
   // NCCL's asynchronous error (a peer closed its connection, a network error, ...),
   // without blocking; a failure breaks the group. Ok while it works.
   Status CheckHealth();
+  Status health() override { return CheckHealth(); }
   // Aborts the communicator: NCCL's kernels still waiting on a peer exit, and every
   // later call fails (unavailable) with `reason`. Thread-safe (the watchdog calls it);
   // idempotent: the first reason stays.
   void AbortWith(Status reason);
   void Abort() override;
-  // Ok while the group works; otherwise why it broke.
+  // Ok while the group works; otherwise why it broke. Never waits on NCCL.
   Status broken() const;
 
  private:
@@ -107,12 +110,14 @@ class NcclCollective final : public Collective {
   // Records the error and aborts the communicator (mu_ held).
   Status BreakLocked(Status error);
 
-  mutable std::mutex mu_;  // guards comm_ and broken_ between the caller and a watchdog
+  mutable std::mutex mu_;  // guards comm_ between the caller and a watchdog
   ncclComm* comm_;         // null once aborted or destroyed
   const int rank_;
   const int size_;
   cudaStream_t stream_;
   const NcclOptions options_;
+  mutable std::mutex state_mu_;  // guards broken_; never held across an NCCL call, so
+                                 // broken() answers while another thread is inside NCCL
   Status broken_;
   std::atomic<bool> abort_requested_{false};  // set by AbortWith from any thread
 };

@@ -26,10 +26,15 @@ class TimedCollective final : public Collective {
   int size() const override { return inner_->size(); }
   Status AllReduceSum(float* data, int64_t n) override;
   Status Broadcast(void* data, uint64_t bytes, int root) override;
+  // Idle time, not communication: neither counted nor timed.
+  Status AwaitBroadcast(void* data, uint64_t bytes, int root) override {
+    return inner_->AwaitBroadcast(data, bytes, root);
+  }
   Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) override;
   void Abort() override { inner_->Abort(); }
   // Replayed steps skip the calls, so they are neither counted nor timed.
   bool capturable() const override { return inner_->capturable(); }
+  Status health() override { return inner_->health(); }
 
  private:
   template <typename Call>

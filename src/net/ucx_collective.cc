@@ -96,7 +96,11 @@ Status UcxCollective::Begin(uint64_t& sequence) {
 }
 
 Status UcxCollective::Finish(std::string_view what, uint64_t sequence) {
-  Status done = transfers_->Wait(*endpoints_, worker_->options().timeout, aborted_);
+  return Finish(what, sequence, worker_->options().timeout);
+}
+
+Status UcxCollective::Finish(std::string_view what, uint64_t sequence, std::chrono::milliseconds timeout) {
+  Status done = transfers_->Wait(*endpoints_, timeout, aborted_);
   if (done.ok()) return done;
   return Break(done.WithContext(fmt::format("rank {}: {} #{}", rank_, what, sequence)));
 }
@@ -147,6 +151,15 @@ Status UcxCollective::AllReduceSum(float* data, int64_t n) {
 }
 
 Status UcxCollective::Broadcast(void* data, uint64_t bytes, int root) {
+  return BroadcastWithin(data, bytes, root, worker_->options().timeout);
+}
+
+Status UcxCollective::AwaitBroadcast(void* data, uint64_t bytes, int root) {
+  constexpr std::chrono::milliseconds kNoDeadline = std::chrono::hours(24 * 365);
+  return BroadcastWithin(data, bytes, root, kNoDeadline);
+}
+
+Status UcxCollective::BroadcastWithin(void* data, uint64_t bytes, int root, std::chrono::milliseconds timeout) {
   if (root < 0 || root >= size_) return Status::Error("broadcast: root {} outside a group of {}", root, size_);
   uint64_t sequence = 0;
   TANDEM_TRY(Begin(sequence));
@@ -158,7 +171,7 @@ Status UcxCollective::Broadcast(void* data, uint64_t bytes, int root) {
                                         : transfers_->PostRecv(peer, tag, data, bytes);
     if (!posted.ok()) return Break(posted.WithContext(fmt::format("rank {}: broadcast #{}", rank_, sequence)));
   }
-  return Finish("broadcast", sequence);
+  return Finish("broadcast", sequence, timeout);
 }
 
 Status UcxCollective::Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) {

@@ -43,6 +43,8 @@ class UcxCollective final : public Collective {
   int size() const override { return size_; }
   Status AllReduceSum(float* data, int64_t n) override;
   Status Broadcast(void* data, uint64_t bytes, int root) override;
+  // Waits as long as it takes (Abort, or a peer's lost connection on tcp, ends it).
+  Status AwaitBroadcast(void* data, uint64_t bytes, int root) override;
   Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) override;
   void Abort() override { aborted_ = true; }
 
@@ -53,6 +55,8 @@ class UcxCollective final : public Collective {
   Status Begin(uint64_t& sequence);
   // Waits for the posted messages; on failure breaks the group (see Break).
   Status Finish(std::string_view what, uint64_t sequence);
+  Status Finish(std::string_view what, uint64_t sequence, std::chrono::milliseconds timeout);
+  Status BroadcastWithin(void* data, uint64_t bytes, int root, std::chrono::milliseconds timeout);
   // Records the error, drops everything in flight and force-closes the endpoints.
   Status Break(Status error);
 

@@ -2,6 +2,8 @@
 
 #include <sched.h>
 
+#include <thread>
+
 #include "net/ucx_tag.h"
 
 namespace tandem {
@@ -14,6 +16,10 @@ constexpr int kPollsPerCheck = 64;
 // A wait longer than this is a slow peer rather than message latency: from then on the
 // poller yields its core between checks (ranks may share cores with other work).
 constexpr auto kSpinBeforeYield = std::chrono::microseconds(50);
+// A wait this long is not a step's collective but a rank idle between requests: it naps
+// between polls instead of holding a core (the next request pays at most one nap).
+constexpr auto kSpinBeforeNap = std::chrono::milliseconds(100);
+constexpr auto kNap = std::chrono::microseconds(200);
 
 Status SizeError(int peer, size_t got, size_t expected) {
   return Status::Error("rank {} sent {} B where {} B were expected (the ranks called different collectives or sizes)",
@@ -110,7 +116,11 @@ Status UcxTransfers::Wait(const UcxEndpoints& peers, std::chrono::milliseconds t
           "rank {} did not answer within {} ms (its process died, hangs, or called a different collective)",
           FirstPendingPeer(), timeout.count());
     }
-    if (waited > kSpinBeforeYield) sched_yield();
+    if (waited > kSpinBeforeNap) {
+      std::this_thread::sleep_for(kNap);
+    } else if (waited > kSpinBeforeYield) {
+      sched_yield();
+    }
   }
 }
 

@@ -93,6 +93,7 @@ Status WorkerNode::Join() {
 }
 
 void WorkerNode::Heartbeats(std::chrono::milliseconds every) {
+  auto answered = std::chrono::steady_clock::now();  // the coordinator's last answer
   while (!stopping_) {
     for (auto slept = std::chrono::milliseconds(0); slept < every && !stopping_; slept += std::chrono::milliseconds(50)) {
       std::this_thread::sleep_for(std::chrono::milliseconds(50));
@@ -104,7 +105,16 @@ void WorkerNode::Heartbeats(std::chrono::milliseconds every) {
     request.set_state(service_->state());
     cluster::v1::HeartbeatReply reply;
     grpc::Status st = coordinator_->Heartbeat(&context, request, &reply);
-    if (!st.ok()) Log(Subsystem::kWorker).debug("heartbeat: {}", st.error_message());
+    const auto now = std::chrono::steady_clock::now();
+    if (st.ok()) {
+      answered = now;
+      continue;
+    }
+    Log(Subsystem::kWorker).debug("heartbeat: {}", st.error_message());
+    if (now - answered >= options_.coordinator_silence) {
+      service_->LeaveGroup(fmt::format("the coordinator at {} has not answered for {} ms", options_.coordinator,
+                                       std::chrono::duration_cast<std::chrono::milliseconds>(now - answered).count()));
+    }
   }
 }
 

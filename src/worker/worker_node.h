@@ -3,6 +3,7 @@
 // thread. When its group fails (another rank died, or the coordinator rebuilds the group)
 // the worker drops its shard and joins again as a fresh worker; it ends when the leader
 // shuts the group down, or when no coordinator takes it back within the join timeout.
+// A coordinator that stops answering its heartbeats makes a running worker leave its group.
 #pragma once
 
 #include <grpcpp/grpcpp.h>
@@ -24,6 +25,10 @@ struct WorkerNodeOptions {
   std::string listen = "127.0.0.1:0";       // this worker's service; port 0 picks one
   std::string advertise;                    // host:port the coordinator dials; empty: listen host + port
   std::chrono::milliseconds join_timeout = std::chrono::seconds(60);
+  // A running worker whose heartbeats go unanswered this long leaves its group (the
+  // coordinator, rank 0, is gone or hangs): its collective is aborted, so a step waiting
+  // on rank 0 (an NCCL kernel on the GPU too) ends, and it joins again.
+  std::chrono::milliseconds coordinator_silence = std::chrono::seconds(2);
 };
 
 class WorkerNode {

@@ -34,8 +34,11 @@ WorkerService::~WorkerService() {
 
 tandem::Status WorkerService::Reset() {
   if (follower_.joinable()) follower_.join();
-  engine_.reset();
-  collective_ = nullptr;
+  {
+    std::lock_guard lock(group_mu_);
+    engine_.reset();
+    collective_ = nullptr;
+  }
   TANDEM_ASSIGN_OR_RETURN(ucx_, UcxWorker::Create(options_.ucx));
   address_ = ucx_->address();
   std::lock_guard lock(mu_);
@@ -100,9 +103,8 @@ grpc::Status WorkerService::LoadShard(grpc::ServerContext*, const cluster::v1::L
   if (!backend.ok()) return fail(backend.status());
   auto collective = std::make_unique<DeferredCollective>(rank, static_cast<int>(plan->size()));
   collective_ = collective.get();
-  std::unique_ptr<Collective> engine_collective = CollectiveForBackend(**backend, std::move(collective));
-  auto engine = Engine::Create(std::move(model).value(), std::move(backend).value(), std::move(engine_collective),
-                               *plan, options);
+  auto engine = Engine::Create(std::move(model).value(), std::move(backend).value(), std::move(collective), *plan,
+                               options);
   if (!engine.ok()) return fail(engine.status().WithContext(model_path_));
   engine_ = std::move(engine).value();
   SetState("loaded");
@@ -159,11 +161,19 @@ grpc::Status WorkerService::Start(grpc::ServerContext*, const cluster::v1::Start
   }
   std::vector<std::vector<uint8_t>> addresses;
   for (const std::string& a : request->collective_addresses()) addresses.emplace_back(a.begin(), a.end());
-  auto group = UcxCollective::Connect(std::move(ucx_), collective_->rank(), addresses);
+  auto ucx = UcxCollective::Connect(std::move(ucx_), collective_->rank(), addresses);
+  if (!ucx.ok()) {
+    SetState("failed", ucx.status().message());
+    return Refuse(grpc::StatusCode::UNAVAILABLE, ucx.status());
+  }
+  // With an NCCL id every rank joins NCCL now, at once (rank 0 and the other workers too).
+  auto group = JoinGroupCollective(engine_->backend(), std::move(ucx).value(), request->nccl_unique_id());
   if (!group.ok()) {
     SetState("failed", group.status().message());
-    return Refuse(grpc::StatusCode::UNAVAILABLE, group.status());
+    return Refuse(group.status().unavailable() ? grpc::StatusCode::UNAVAILABLE : grpc::StatusCode::FAILED_PRECONDITION,
+                  group.status());
   }
+  engine_->ForgetRecordedSteps();
   if (tandem::Status st = collective_->Attach(std::move(group).value()); !st.ok()) {
     SetState("failed", st.message());
     return Refuse(grpc::StatusCode::INTERNAL, st);
@@ -178,6 +188,13 @@ grpc::Status WorkerService::Start(grpc::ServerContext*, const cluster::v1::Start
     }
   });
   return grpc::Status::OK;
+}
+
+void WorkerService::LeaveGroup(const std::string& why) {
+  std::lock_guard lock(group_mu_);  // Reset does not free the collective meanwhile
+  if (state() != "running" || collective_ == nullptr) return;
+  Log(Subsystem::kWorker).warn("leaving the group: {}", why);
+  collective_->Abort();
 }
 
 // The coordinator is done with this worker's group. After the leader shut the group down

@@ -42,6 +42,9 @@ class WorkerService final : public cluster::v1::Worker::Service {
   std::string error() const;  // why it failed
   // Blocks until the group is shut down, Stop is called or the worker failed.
   void WaitUntilDone();
+  // Leaves a running group (its collective is aborted: the follower's step ends and the
+  // worker fails with `why`); nothing otherwise. From any thread.
+  void LeaveGroup(const std::string& why);
   // After a failure: drops the shard and the group, makes a new UCX worker (a new
   // collective address) and goes back to "registered".
   tandem::Status Reset();
@@ -70,6 +73,7 @@ class WorkerService final : public cluster::v1::Worker::Service {
   DeferredCollective* collective_ = nullptr;  // owned by engine_
   std::thread follower_;
 
+  std::mutex group_mu_;  // LeaveGroup against Reset freeing the engine and its collective
   mutable std::mutex mu_;
   std::condition_variable done_cv_;
   std::string state_ = "registered";

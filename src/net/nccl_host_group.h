@@ -1,0 +1,45 @@
+// The collective of GPU ranks on several boxes (`serve --nodes` with --backend cuda and
+// NCCL): each call goes by where its buffer lives. Device buffers (the step's
+// activations, the vocabulary slices' logits) go through NCCL on the backend's stream,
+// so a decode step with its collectives is recorded into one CUDA graph; host buffers
+// (the rank loop's requests, tokens and sampling summaries) go through the group's UCX
+// collective, which also carries its control messages.
+//
+// A watchdog polls NCCL's asynchronous error: when a peer's connection closes (it died)
+// the communicator is aborted at once, its kernels stop waiting on the GPU and health()
+// says why. A peer that hangs without closing anything is caught by the heartbeats
+// instead: the coordinator, or a worker that lost it, calls Abort.
+#pragma once
+
+#include <memory>
+
+#include "net/collective.h"
+#include "net/nccl_collective.h"
+#include "net/nccl_watchdog.h"
+
+namespace tandem {
+
+class NcclHostGroup final : public Collective {
+ public:
+  // `device` and `host`: the same rank of the same group.
+  NcclHostGroup(std::unique_ptr<NcclCollective> device, std::unique_ptr<Collective> host);
+  ~NcclHostGroup() override;
+
+  int rank() const override { return host_->rank(); }
+  int size() const override { return host_->size(); }
+  Status AllReduceSum(float* data, int64_t n) override;
+  Status Broadcast(void* data, uint64_t bytes, int root) override;
+  Status AwaitBroadcast(void* data, uint64_t bytes, int root) override;
+  Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) override;
+  void Abort() override;
+  // The device calls are only enqueued: a step records into a CUDA graph.
+  bool capturable() const override { return true; }
+  Status health() override;
+
+ private:
+  std::unique_ptr<NcclCollective> device_;
+  std::unique_ptr<Collective> host_;
+  std::unique_ptr<NcclWatchdog> watchdog_;  // destroyed first: it watches device_
+};
+
+}  // namespace tandem
