@@ -2,6 +2,7 @@
 
 #include <nccl.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <cstring>
@@ -44,6 +45,18 @@ Status WaitReady(ncclComm_t comm, Clock::time_point deadline, std::string_view w
     }
     std::this_thread::yield();
   }
+}
+
+// How long a communicator being destroyed waits for its peers to flush with it.
+constexpr std::chrono::milliseconds kFlushTimeout{2000};
+
+// ncclCommAbort first raises the flag that makes the communicator's kernels exit, then
+// frees its resources, which can wait on the device for a long time (or for good when a
+// peer died mid-step; NVIDIA/nccl#829, #992). A thread of its own does it, so that neither
+// the caller (the coordinator's keeper, a watchdog, a destructor) nor this group's readers
+// wait on it: the engine's wait for the step returns once the kernels exit.
+void AbortInBackground(ncclComm_t comm) {
+  std::thread([comm] { ncclCommAbort(comm); }).detach();
 }
 
 }  // namespace
@@ -94,15 +107,16 @@ NcclCollective::NcclCollective(ncclComm* comm, int rank, int size, cudaStream_t 
 NcclCollective::~NcclCollective() {
   std::lock_guard lock(mu_);
   if (comm_ == nullptr) return;
-  // Flush what was issued, then free; a group that cannot flush (a dead peer) is aborted.
-  const auto deadline = Clock::now() + options_.timeout;
+  // Flush what was issued, then free. A group that cannot flush soon (a peer that died or
+  // is shutting down too) is aborted instead: a process stopping does not wait on it.
+  const auto flush = std::min<std::chrono::milliseconds>(options_.timeout, kFlushTimeout);
   const bool flushed =
       broken().ok() && NcclStatus(ncclCommFinalize(comm_), "ncclCommFinalize", comm_, __FILE__, __LINE__).ok() &&
-      WaitReady(comm_, deadline, "ncclCommFinalize", options_.timeout).ok();
+      WaitReady(comm_, Clock::now() + flush, "ncclCommFinalize", flush).ok();
   if (flushed) {
     ncclCommDestroy(comm_);
   } else {
-    ncclCommAbort(comm_);
+    AbortInBackground(comm_);
   }
   comm_ = nullptr;
 }
@@ -134,12 +148,7 @@ Status NcclCollective::BreakLocked(Status error) {
     if (broken_.ok()) broken_ = error;
   }
   if (comm_ != nullptr) {
-    // ncclCommAbort first raises the flag that makes the communicator's kernels exit, then
-    // frees its resources, which can wait on the device for a long time (or for good when
-    // a peer died mid-step; NVIDIA/nccl#829, #992). A thread of its own does it, so that
-    // neither the caller (the coordinator's keeper, a watchdog) nor this group's readers
-    // wait on it: the engine's wait for the step returns once the kernels exit.
-    std::thread([comm = comm_] { ncclCommAbort(comm); }).detach();
+    AbortInBackground(comm_);
     comm_ = nullptr;
   }
   return error;

@@ -50,8 +50,9 @@ Expected<NcclUniqueId> NcclUniqueIdFromBytes(std::string_view bytes);
 
 struct NcclOptions {
   // Longest wait for the other ranks where the host waits on NCCL: Connect (all ranks
-  // must join), a collective's first use of a connection (NCCL connects lazily), and
-  // the destructor's flush. A call that outlasts it fails and breaks the group.
+  // must join) and a collective's first use of a connection (NCCL connects lazily). A
+  // call that outlasts it fails and breaks the group. The destructor's flush waits at most
+  // 2 s of it, then aborts the communicator in the background.
   std::chrono::milliseconds timeout = std::chrono::seconds(60);
 };
 

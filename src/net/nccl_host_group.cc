@@ -9,24 +9,37 @@ NcclHostGroup::NcclHostGroup(std::unique_ptr<NcclCollective> device, std::unique
       host_(std::move(host)),
       watchdog_(std::make_unique<NcclWatchdog>(*device_, std::chrono::milliseconds(5))) {}
 
-NcclHostGroup::~NcclHostGroup() { watchdog_.reset(); }
+NcclHostGroup::~NcclHostGroup() {
+  watchdog_.reset();
+  // A group that broke on either side has a dead or lost peer: NCCL's orderly flush would
+  // wait for it, so the communicator is aborted instead.
+  if (!health().ok()) device_->Abort();
+}
+
+Status NcclHostGroup::BreakOnError(Status st) {
+  if (!st.ok()) Abort();  // one side failed: the group as a whole is broken
+  return st;
+}
 
 Status NcclHostGroup::AllReduceSum(float* data, int64_t n) {
-  return IsDeviceMemory(data) ? device_->AllReduceSum(data, n) : host_->AllReduceSum(data, n);
+  return BreakOnError(IsDeviceMemory(data) ? device_->AllReduceSum(data, n) : host_->AllReduceSum(data, n));
 }
 
 Status NcclHostGroup::Broadcast(void* data, uint64_t bytes, int root) {
-  return IsDeviceMemory(data) ? device_->Broadcast(data, bytes, root) : host_->Broadcast(data, bytes, root);
+  return BreakOnError(IsDeviceMemory(data) ? device_->Broadcast(data, bytes, root)
+                                           : host_->Broadcast(data, bytes, root));
 }
 
 Status NcclHostGroup::AwaitBroadcast(void* data, uint64_t bytes, int root) {
-  return IsDeviceMemory(data) ? device_->Broadcast(data, bytes, root) : host_->AwaitBroadcast(data, bytes, root);
+  return BreakOnError(IsDeviceMemory(data) ? device_->Broadcast(data, bytes, root)
+                                           : host_->AwaitBroadcast(data, bytes, root));
 }
 
 // Every rank passes a buffer of the same kind (the engine's workspace, or the rank loop's
 // host vectors), so each picks the same side by its send buffer.
 Status NcclHostGroup::Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) {
-  return IsDeviceMemory(send) ? device_->Gather(send, counts, recv, root) : host_->Gather(send, counts, recv, root);
+  return BreakOnError(IsDeviceMemory(send) ? device_->Gather(send, counts, recv, root)
+                                           : host_->Gather(send, counts, recv, root));
 }
 
 void NcclHostGroup::Abort() {

@@ -37,6 +37,9 @@ class NcclHostGroup final : public Collective {
   Status health() override;
 
  private:
+  // `st`, after aborting both sides when it failed.
+  Status BreakOnError(Status st);
+
   std::unique_ptr<NcclCollective> device_;
   std::unique_ptr<Collective> host_;
   std::unique_ptr<NcclWatchdog> watchdog_;  // destroyed first: it watches device_

@@ -47,6 +47,8 @@ class UcxCollective final : public Collective {
   Status AwaitBroadcast(void* data, uint64_t bytes, int root) override;
   Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) override;
   void Abort() override { aborted_ = true; }
+  // Ok until a call failed (the group is then broken for good). The calling thread's.
+  Status health() override { return broken_; }
 
  private:
   UcxCollective(std::unique_ptr<UcxWorker> worker, std::unique_ptr<UcxEndpoints> endpoints, int rank, int size);
