@@ -20,7 +20,7 @@ Status CheckRequest(const Engine& engine, std::span<const int32_t> prompt, int64
                          synthetic_depth, prompt.size(), max_tokens, engine.n_ctx());
   }
   for (size_t i = 0; i < prompt.size(); ++i) {
-    if (prompt[i] < 0 || prompt[i] >= engine.config().shape.n_vocab) {
+    if (prompt[i] < 0 || static_cast<int64_t>(prompt[i]) >= int64_t{engine.config().shape.n_vocab}) {
       return Status::Error("token id {} at index {} is outside the vocabulary of {}", prompt[i], i,
                            engine.config().shape.n_vocab);
     }
