@@ -9,10 +9,7 @@ void MatMul(GgmlType type, const void* w, int64_t rows, int64_t cols, const floa
   const auto* base = static_cast<const uint8_t*>(w);
   const uint64_t row_bytes = row_stride != 0 ? row_stride : RowBytes(type, cols);
   auto rows_range = [&](int64_t begin, int64_t end) {
-    for (int64_t r = begin; r < end; ++r) {
-      const uint8_t* row = base + r * row_bytes;
-      for (int64_t t = 0; t < n_tokens; ++t) y[t * rows + r] = DotRow(type, row, x + t * cols, cols);
-    }
+    for (int64_t r = begin; r < end; ++r) DotRowTokens(type, base + r * row_bytes, x, cols, n_tokens, y + r, rows);
   };
   if (pool) {
     pool->ParallelFor(rows, rows_range);

@@ -72,6 +72,21 @@ float DotRow(GgmlType type, const void* row, const float* x, int64_t n) {
   return sum;
 }
 
+void DotRowTokens(GgmlType type, const void* row, const float* x, int64_t n, int64_t n_tokens, float* y,
+                  int64_t y_stride) {
+  constexpr int64_t kChunk = kQK_K;  // as DotRow: the same chunks, summed in the same order
+  const auto dequantize = CodecFor(type).dequantize;
+  const auto* bytes = static_cast<const uint8_t*>(row);
+  const uint64_t chunk_bytes = RowBytes(type, kChunk);
+  float block[kChunk];
+  for (int64_t t = 0; t < n_tokens; ++t) y[t * y_stride] = 0.0f;
+  for (int64_t i = 0; i < n; i += kChunk, bytes += chunk_bytes) {
+    const int64_t len = std::min(kChunk, n - i);
+    dequantize(bytes, block, len);
+    for (int64_t t = 0; t < n_tokens; ++t) y[t * y_stride] += DotChunk(block, x + t * n + i, static_cast<int>(len));
+  }
+}
+
 void QuantizeRow(GgmlType type, const float* src, void* dst, int64_t n) { CodecFor(type).quantize(src, dst, n); }
 
 }  // namespace tandem

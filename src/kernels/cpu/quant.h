@@ -15,6 +15,10 @@ void DequantizeRow(GgmlType type, const void* src, float* dst, int64_t n);
 
 // sum_i dequant(row)[i] * x[i], accumulated in f32 per block, never materialising the row.
 float DotRow(GgmlType type, const void* row, const float* x, int64_t n);
+// DotRow of one row with each of n_tokens vectors: y[t * y_stride] = DotRow(type, row,
+// x + t * n, n), bit for bit, the row decoded once for all of them (a prompt batch).
+void DotRowTokens(GgmlType type, const void* row, const float* x, int64_t n, int64_t n_tokens, float* y,
+                  int64_t y_stride);
 
 // n floats -> blocks of `type` at `dst` (RowBytes(type, n) bytes). A simple, correct
 // quantizer (round to nearest on min/max or absmax scales), not an imatrix-optimal one:
