@@ -82,14 +82,8 @@ void StoreHighBits(const uint8_t* q, int shift, uint8_t* bits) {
   for (int i = 0; i < kQK_K; ++i) bits[i % 32] |= static_cast<uint8_t>(((q[i] >> shift) & 1) << (i / 32));
 }
 
-// Q6_K element i = 128h + 32t + l: low 4 bits from ql, high 2 bits from qh (0..63).
-int Quant6(const BlockQ6_K& block, int i) {
-  int h = i / 128, t = (i / 32) % 4, l = i % 32;
-  int low = (block.ql[64 * h + 32 * (t % 2) + l] >> (4 * (t / 2))) & 0x0f;
-  int high = (block.qh[32 * h + l] >> (2 * t)) & 3;
-  return low | (high << 4);
-}
-
+// Q6_K element i = 128h + 32t + l: low 4 bits in ql[64h + 32(t % 2) + l] (nibble t / 2),
+// high 2 bits in qh[32h + l] (bits 2t).
 void StoreQuant6(const uint8_t* q, BlockQ6_K* block) {
   std::memset(block->ql, 0, sizeof block->ql);
   std::memset(block->qh, 0, sizeof block->qh);
@@ -190,12 +184,21 @@ void DequantizeQ3_K(const void* src, float* dst, int64_t n) {
   const auto* blocks = static_cast<const BlockQ3_K*>(src);
   for (int64_t b = 0; b < n / kQK_K; ++b, dst += kQK_K) {
     const BlockQ3_K& block = blocks[b];
-    float d = F16ToF32(block.d);
-    for (int j = 0; j < 16; ++j) {
-      float dl = d * static_cast<float>(UnpackScaleQ3K(block.scales, j) - 32);
-      for (int i = 16 * j; i < 16 * j + 16; ++i) {
-        int q = Quant2(block.qs, i) - (HighBit(block.hmask, i) ? 0 : 4);
-        dst[i] = dl * static_cast<float>(q);
+    const float d = F16ToF32(block.d);
+    // Element i = 128h + 32t + l (Quant2, HighBit) in runs of 16 contiguous l, one
+    // sub-block j = i / 16 each: loops the compiler vectorises.
+    for (int h = 0; h < 2; ++h) {
+      for (int t = 0; t < 4; ++t) {
+        const uint8_t* qs = block.qs + 32 * h;
+        for (int half = 0; half < 2; ++half) {
+          const int j = 8 * h + 2 * t + half;
+          const float dl = d * static_cast<float>(UnpackScaleQ3K(block.scales, j) - 32);
+          float* out = dst + 16 * j;
+          for (int l = 16 * half; l < 16 * half + 16; ++l) {
+            const int q = ((qs[l] >> (2 * t)) & 3) - (((block.hmask[l] >> (4 * h + t)) & 1) ? 0 : 4);
+            out[l - 16 * half] = dl * static_cast<float>(q);
+          }
+        }
       }
     }
   }
@@ -238,10 +241,23 @@ void DequantizeQ6_K(const void* src, float* dst, int64_t n) {
   const auto* blocks = static_cast<const BlockQ6_K*>(src);
   for (int64_t b = 0; b < n / kQK_K; ++b, dst += kQK_K) {
     const BlockQ6_K& block = blocks[b];
-    float d = F16ToF32(block.d);
-    for (int j = 0; j < 16; ++j) {
-      float dl = d * static_cast<float>(block.scales[j]);
-      for (int i = 16 * j; i < 16 * j + 16; ++i) dst[i] = dl * static_cast<float>(Quant6(block, i) - 32);
+    const float d = F16ToF32(block.d);
+    // Element i = 128h + 32t + l (Quant6) in runs of 16 contiguous l, one sub-block
+    // j = i / 16 each: loops the compiler vectorises.
+    for (int h = 0; h < 2; ++h) {
+      for (int t = 0; t < 4; ++t) {
+        const uint8_t* ql = block.ql + 64 * h + 32 * (t % 2);
+        const uint8_t* qh = block.qh + 32 * h;
+        for (int half = 0; half < 2; ++half) {
+          const int j = 8 * h + 2 * t + half;
+          const float dl = d * static_cast<float>(block.scales[j]);
+          float* out = dst + 16 * j;
+          for (int l = 16 * half; l < 16 * half + 16; ++l) {
+            const int q = ((ql[l] >> (4 * (t / 2))) & 0x0f) | (((qh[l] >> (2 * t)) & 3) << 4);
+            out[l - 16 * half] = dl * static_cast<float>(q - 32);
+          }
+        }
+      }
     }
   }
 }
