@@ -55,13 +55,15 @@ tokens() {
 decode_rate() { grep -o "decode [0-9.]* tok/s" "$work/gen.err" | tail -1; }
 
 start_worker() {  # $1: control address, $2: log
-  NCCL_HOSTID=tandem-worker "$tandem" worker --join "$1" -m "$model" --backend "$backend" --device "$device" --activations "$activations" >"$2" 2>&1 &
+  NCCL_HOSTID=tandem-worker "$tandem" worker --join "$1" -m "$model" --backend "$backend" --device "$device" \
+    --activations "$activations" >"$2" 2>&1 &
   pids+=($!)
   worker_pid=$!
 }
 
 echo "== 1 rank"
-"$tandem" serve -m "$model" --listen "127.0.0.1:$port" --backend "$backend" --activations "$activations" >"$work/one.log" 2>&1 &
+"$tandem" serve -m "$model" --listen "127.0.0.1:$port" --backend "$backend" --activations "$activations" \
+  >"$work/one.log" 2>&1 &
 pids+=($!)
 wait_serving "$work/one.log" 120
 want=$(tokens "127.0.0.1:$port" 24)
@@ -75,7 +77,8 @@ for collective in $collectives; do
   api=$((port + 1)) control=$((port + 2))
   port=$((port + 10))
   NCCL_HOSTID=tandem-rank0 "$tandem" serve -m "$model" --listen "127.0.0.1:$api" --control "127.0.0.1:$control" \
-    --nodes 2 --backend "$backend" --activations "$activations" --collective "$collective" >"$work/serve-$collective.log" 2>&1 &
+    --nodes 2 --backend "$backend" --activations "$activations" --collective "$collective" \
+    >"$work/serve-$collective.log" 2>&1 &
   pids+=($!)
   serve_pid=$!
   start_worker "127.0.0.1:$control" "$work/worker-$collective.log"

@@ -159,7 +159,9 @@ Status DistributedGroup::LoadWorkerShard(size_t i) {
 Expected<bool> DistributedGroup::UseNccl() const {
   if (options_.collective == GroupCollective::kUcx) return false;
   std::string cpu_node;  // the first rank not on a GPU
-  if (leader_->backend().name() != "cuda") cpu_node = fmt::format("rank 0 ({}, --backend {})", HostName(), leader_->backend().name());
+  if (leader_->backend().name() != "cuda") {
+    cpu_node = fmt::format("rank 0 ({}, --backend {})", HostName(), leader_->backend().name());
+  }
   for (size_t i = 0; i < workers_.size() && cpu_node.empty(); ++i) {
     const cluster::v1::RegisterRequest& info = workers_[i].info;
     if (info.backend() != "cuda") {
