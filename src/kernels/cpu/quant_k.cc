@@ -47,11 +47,6 @@ void PackScalesQ3K(const int* stored, uint8_t* scales) {
 }
 
 // The 2-bit field of element i (0..255) in Q2_K / Q3_K qs: bits 2t of qs[32h + l].
-int Quant2(const uint8_t* qs, int i) {
-  int h = i / 128, t = (i / 32) % 4, l = i % 32;
-  return (qs[32 * h + l] >> (2 * t)) & 3;
-}
-
 void StoreQuant2(const uint8_t* q, uint8_t* qs) {
   std::memset(qs, 0, kQK_K / 4);
   for (int i = 0; i < kQK_K; ++i) {
@@ -61,11 +56,6 @@ void StoreQuant2(const uint8_t* q, uint8_t* qs) {
 }
 
 // The 4-bit field of element i in Q4_K / Q5_K qs: nibble h of qs[32c + l], i = 64c + 32h + l.
-int Quant4K(const uint8_t* qs, int i) {
-  int c = i / 64, h = (i / 32) % 2, l = i % 32;
-  return (qs[32 * c + l] >> (4 * h)) & 0x0f;
-}
-
 void StoreQuant4K(const uint8_t* q, uint8_t* qs) {
   std::memset(qs, 0, kQK_K / 2);
   for (int i = 0; i < kQK_K; ++i) {
@@ -75,8 +65,6 @@ void StoreQuant4K(const uint8_t* q, uint8_t* qs) {
 }
 
 // Bit j of bits[l] for element 32j + l (Q3_K hmask, Q5_K qh).
-int HighBit(const uint8_t* bits, int i) { return (bits[i % 32] >> (i / 32)) & 1; }
-
 void StoreHighBits(const uint8_t* q, int shift, uint8_t* bits) {
   std::memset(bits, 0, kQK_K / 8);
   for (int i = 0; i < kQK_K; ++i) bits[i % 32] |= static_cast<uint8_t>(((q[i] >> shift) & 1) << (i / 32));
@@ -175,7 +163,10 @@ void DequantizeQ2_K(const void* src, float* dst, int64_t n) {
     for (int j = 0; j < 16; ++j) {
       float dl = d * static_cast<float>(block.scales[j] & 0x0f);
       float ml = dmin * static_cast<float>(block.scales[j] >> 4);
-      for (int i = 16 * j; i < 16 * j + 16; ++i) dst[i] = dl * static_cast<float>(Quant2(block.qs, i)) - ml;
+      // The 2-bit field of i = 16j + l: a run of 16 contiguous qs bytes at one shift (vectorises).
+      const uint8_t* qs = block.qs + 32 * (j / 8) + 16 * (j % 2);
+      const int shift = 2 * ((j / 2) % 4);
+      for (int l = 0; l < 16; ++l) dst[16 * j + l] = dl * static_cast<float>((qs[l] >> shift) & 3) - ml;
     }
   }
 }
@@ -185,7 +176,7 @@ void DequantizeQ3_K(const void* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQK_K; ++b, dst += kQK_K) {
     const BlockQ3_K& block = blocks[b];
     const float d = F16ToF32(block.d);
-    // Element i = 128h + 32t + l (Quant2, HighBit) in runs of 16 contiguous l, one
+    // Element i = 128h + 32t + l (the 2-bit field, the hmask bit) in runs of 16 contiguous l, one
     // sub-block j = i / 16 each: loops the compiler vectorises.
     for (int h = 0; h < 2; ++h) {
       for (int t = 0; t < 4; ++t) {
@@ -214,7 +205,10 @@ void DequantizeQ4_K(const void* src, float* dst, int64_t n) {
       UnpackScaleMinK4(block.scales, j, &sc, &m);
       float dl = d * static_cast<float>(sc);
       float ml = dmin * static_cast<float>(m);
-      for (int i = 32 * j; i < 32 * j + 32; ++i) dst[i] = dl * static_cast<float>(Quant4K(block.qs, i)) - ml;
+      // The 4-bit field of i = 32j + l: nibble j % 2 of 32 contiguous qs bytes (vectorises).
+      const uint8_t* qs = block.qs + 32 * (j / 2);
+      const int shift = 4 * (j % 2);
+      for (int l = 0; l < 32; ++l) dst[32 * j + l] = dl * static_cast<float>((qs[l] >> shift) & 0x0f) - ml;
     }
   }
 }
@@ -229,9 +223,12 @@ void DequantizeQ5_K(const void* src, float* dst, int64_t n) {
       UnpackScaleMinK4(block.scales, j, &sc, &m);
       float dl = d * static_cast<float>(sc);
       float ml = dmin * static_cast<float>(m);
-      for (int i = 32 * j; i < 32 * j + 32; ++i) {
-        int q = Quant4K(block.qs, i) | (HighBit(block.qh, i) << 4);
-        dst[i] = dl * static_cast<float>(q) - ml;
+      // The 4-bit field of i = 32j + l as in Q4_K, plus bit j of qh[l] (vectorises).
+      const uint8_t* qs = block.qs + 32 * (j / 2);
+      const int shift = 4 * (j % 2);
+      for (int l = 0; l < 32; ++l) {
+        const int q = ((qs[l] >> shift) & 0x0f) | (((block.qh[l] >> j) & 1) << 4);
+        dst[32 * j + l] = dl * static_cast<float>(q) - ml;
       }
     }
   }
@@ -242,8 +239,8 @@ void DequantizeQ6_K(const void* src, float* dst, int64_t n) {
   for (int64_t b = 0; b < n / kQK_K; ++b, dst += kQK_K) {
     const BlockQ6_K& block = blocks[b];
     const float d = F16ToF32(block.d);
-    // Element i = 128h + 32t + l (Quant6) in runs of 16 contiguous l, one sub-block
-    // j = i / 16 each: loops the compiler vectorises.
+    // Element i = 128h + 32t + l (low and high bits as StoreQuant6 lays them) in runs of
+    // 16 contiguous l, one sub-block j = i / 16 each: loops the compiler vectorises.
     for (int h = 0; h < 2; ++h) {
       for (int t = 0; t < 4; ++t) {
         const uint8_t* ql = block.ql + 64 * h + 32 * (t % 2);
