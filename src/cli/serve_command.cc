@@ -92,9 +92,8 @@ int RunServe(const ServeArgs& a) {
                        "--backend cuda on every node\n");
     return 2;
   }
-  if (a.collective == "nccl" && !HaveNccl()) {
-    fmt::print(stderr, "error: --collective nccl: this build of tandem has no NCCL (it needs the CUDA backend and "
-                       "NCCL at configure time): use --collective ucx\n");
+  if (Status nccl = CheckNcclBuilt(); a.collective == "nccl" && !nccl.ok()) {
+    fmt::print(stderr, "error: --collective nccl: {}\n", nccl.message());
     return 2;
   }
   std::unique_ptr<ControlPlane> control;  // outlives the ranks: workers heartbeat to it

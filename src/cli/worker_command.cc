@@ -22,8 +22,8 @@ Command AddWorkerCommand(CLI::App& app) {
   sub->add_option("--advertise", o->advertise, "HOST:PORT the coordinator dials (default: the listen address)");
   sub->add_option("-t,--threads", o->worker.engine.n_threads, "CPU threads (0: all cores)")->check(CLI::Range(0, 1024));
   sub->add_option("--backend", o->worker.engine.backend,
-                  "where this rank's shard runs: cpu, or cuda (the GPU of --device; the group's collectives are "
-                  "staged through host memory)")
+                  "where this rank's shard runs: cpu, or cuda (the GPU of --device, joined to the others over NCCL "
+                  "or UCX as serve --collective says)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   sub->add_option("--device", o->worker.engine.cuda_device, "cuda backend: GPU ordinal")
@@ -34,7 +34,8 @@ Command AddWorkerCommand(CLI::App& app) {
   sub->add_option("--join-timeout", *join_s, "seconds to keep trying to reach the coordinator")
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
-  sub->add_option("--peer-timeout", *timeout_s, "seconds to wait for another rank before failing")
+  sub->add_option("--peer-timeout", *timeout_s, "seconds to wait for another rank during a request before failing (between requests "
+                  "a worker waits for the next one as long as the coordinator answers its heartbeats)")
       ->capture_default_str()
       ->check(CLI::Range(1, 86400));
   return {sub, [o, join_s, timeout_s, activations] {

@@ -169,10 +169,7 @@ Expected<bool> DistributedGroup::UseNccl() const {
     }
   }
   if (options_.collective == GroupCollective::kAuto) return cpu_node.empty() && HaveNccl();
-  if (!HaveNccl()) {
-    return Status::Error("--collective nccl: this build of tandem has no NCCL (it needs the CUDA backend and NCCL at "
-                         "configure time): use --collective ucx");
-  }
+  TANDEM_TRY(CheckNcclBuilt().WithContext("--collective nccl"));
   if (!cpu_node.empty()) {
     return Status::Error("--collective nccl needs every rank on a GPU, and {} is not: start it with --backend cuda, "
                          "or serve with --collective ucx",

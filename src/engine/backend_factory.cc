@@ -53,13 +53,18 @@ bool HaveNccl() {
 #endif
 }
 
+Status CheckNcclBuilt() {
+  if (HaveNccl()) return Status::Ok();
+  return Status::Error("this build of tandem has no NCCL (it needs the CUDA backend and NCCL at configure time): "
+                       "use --collective ucx");
+}
+
 Expected<std::string> MakeNcclBootstrapId() {
 #ifdef TANDEM_HAVE_NCCL
   TANDEM_ASSIGN_OR_RETURN(NcclUniqueId id, MakeNcclUniqueId());
   return std::string(id.bytes.begin(), id.bytes.end());
 #else
-  return Status::Error("this build of tandem has no NCCL (it needs the CUDA backend and NCCL at configure time): "
-                       "use --collective ucx");
+  return CheckNcclBuilt();
 #endif
 }
 
@@ -87,9 +92,7 @@ Expected<std::unique_ptr<Collective>> JoinGroupCollective(Backend& backend, std:
   if (!nccl.ok()) return nccl.status().WithContext("joining the group's NCCL collective");
   return std::unique_ptr<Collective>(std::make_unique<NcclHostGroup>(std::move(nccl).value(), std::move(host)));
 #else
-  return Status::Error("rank {}: the group asked for NCCL, and this build of tandem has none (it needs the CUDA "
-                       "backend and NCCL at configure time): serve with --collective ucx",
-                       host->rank());
+  return CheckNcclBuilt().WithContext(fmt::format("rank {}: the group asked for NCCL", host->rank()));
 #endif
 }
 

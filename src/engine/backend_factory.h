@@ -28,6 +28,8 @@ Expected<std::unique_ptr<Collective>> JoinGroupCollective(Backend& backend, std:
 
 // Whether this build has NCCL (the CUDA backend and NCCL were found).
 bool HaveNccl();
+// Ok in a build with NCCL; otherwise the error that says so and names the fix.
+Status CheckNcclBuilt();
 // Rank 0's: the bootstrap id of a new NCCL group, the bytes every rank passes to
 // JoinGroupCollective. An error in builds without NCCL.
 Expected<std::string> MakeNcclBootstrapId();
