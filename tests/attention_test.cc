@@ -1,7 +1,8 @@
 // Attention against a double-precision softmax(q k / sqrt(d)) v, on the GQA groupings of
 // qwen3moe (32 q / 4 kv heads) and minimax-m2 (48 / 8), odd small layouts, f32 and f16
 // caches, contexts of 1, 7 and 300, large scores (stable softmax), and prefill with a
-// causal mask agreeing with decode token by token.
+// causal mask agreeing with decode token by token; the two halves of a decode step around
+// q's scale (AttentionScores, AttentionFromScores) against the same reference.
 #include "kernels/cpu/attention.h"
 
 #include <gtest/gtest.h>
@@ -141,6 +142,44 @@ TEST(AttentionTest, PrefillIsCausalAndMatchesDecode) {
           ExpectNear(c, out_t, Reference(c, q.data() + t * q_size, k, v, p0 + t + 1));
           AttentionDecode(q.data() + t * q_size, c.n_head, k.view, v.view, p0 + t + 1, decoded.data(), nullptr);
           EXPECT_EQ(std::vector<float>(out_t, out_t + q_size), decoded) << "token " << t;
+        }
+      }
+    }
+  }
+}
+
+// Scores in two ranges, then the softmax of the scores times c / sqrt(d): the attention of
+// c q. The scores past the written range keep their sentinel.
+TEST(AttentionTest, ScoresThenFromScoresIsTheAttentionOfTheScaledQuery) {
+  std::mt19937 rng(23);
+  ThreadPool pool(3);
+  constexpr float kSentinel = 12345.0f;
+  for (KvStorage storage : {KvStorage::kF32, KvStorage::kF16}) {
+    for (const AttnCase& c : kCases) {
+      for (int64_t n_pos : kContexts) {
+        for (float q_scale : {0.37f, 2.5f}) {
+          SCOPED_TRACE(testing::Message() << c.what << (storage == KvStorage::kF16 ? " f16" : " f32") << " n_pos "
+                                          << n_pos << " scale " << q_scale);
+          const int64_t stride = n_pos + 5;
+          const Cache k = MakeCache(storage, stride, c.n_kv_head, c.head_dim, rng);
+          const Cache v = MakeCache(storage, stride, c.n_kv_head, c.head_dim, rng);
+          const std::vector<float> q = RandomQ(c.n_head * c.head_dim, c.q_scale, rng);
+          std::vector<float> scores(static_cast<size_t>(c.n_head * stride), kSentinel);
+          const int64_t cut = n_pos / 2;
+          AttentionScores(q.data(), c.n_head, k.view, 0, cut, scores.data(), stride, &pool);
+          AttentionScores(q.data(), c.n_head, k.view, cut, n_pos, scores.data(), stride, nullptr);
+          for (int64_t h = 0; h < c.n_head; ++h) {
+            for (int64_t p = n_pos; p < stride; ++p) ASSERT_EQ(scores[h * stride + p], kSentinel) << h << " " << p;
+          }
+          std::vector<float> out(q.size()), out_pool(q.size());
+          const float scale = q_scale / std::sqrt(static_cast<float>(c.head_dim));
+          AttentionFromScores(scores.data(), stride, scale, c.n_head, v.view, n_pos, out.data(), nullptr);
+          AttentionFromScores(scores.data(), stride, scale, c.n_head, v.view, n_pos, out_pool.data(), &pool);
+          std::vector<float> scaled_q = q;
+          for (float& x : scaled_q) x *= q_scale;
+          const AttnCase scaled{c.what, c.n_head, c.n_kv_head, c.head_dim, c.q_scale * q_scale};
+          ExpectNear(scaled, out.data(), Reference(c, scaled_q.data(), k, v, n_pos));
+          EXPECT_EQ(out, out_pool) << "threads change the result";
         }
       }
     }

@@ -330,6 +330,66 @@ TEST(ShardedEngineErrors, AFailingRankDoesNotHangTheOthers) {
   EXPECT_TRUE(st.ok()) << st.message();
 }
 
+// minimax-m2's decode attention around its q/k norm's all-reduce (the path of NCCL ranks,
+// forced here on CPU ranks): batched decode steps of two sequences at different depths
+// give, row by row, the logits of one rank decoding each sequence alone the usual way.
+TEST(ShardedEngineOverlap, AttentionAroundTheQkNormMatchesOneRank) {
+  const std::string path = ModelPath(Arch::kMiniMaxM2, Recipe::kQ8_0);
+  const std::vector<int32_t> prompts[2] = {{kPrompt.begin(), kPrompt.begin() + 9},
+                                          {kPrompt.begin() + 3, kPrompt.begin() + 5}};
+  const std::vector<int32_t> next[2] = {{42, 7, 1879, 11, 0}, {315, 279, 5339, 9707, 13}};
+  const size_t n_steps = next[0].size();
+  // want[s][i]: one rank's logits after sequence s's i-th decode token.
+  std::vector<std::vector<float>> want[2];
+  for (int s = 0; s < 2; ++s) {
+    auto whole = Engine::Load(path, Options());
+    ASSERT_TRUE(whole.ok()) << whole.status().message();
+    std::vector<float> logits;
+    ASSERT_TRUE((*whole)->Forward(prompts[s], false, logits).ok());
+    for (int32_t t : next[s]) {
+      ASSERT_TRUE((*whole)->Forward(std::span(&t, 1), false, logits).ok());
+      want[s].push_back(logits);
+    }
+  }
+  for (int ranks : {1, 2, 3}) {
+    SCOPED_TRACE(::testing::Message() << ranks << " ranks");
+    EngineOptions options = Options();
+    options.n_seq = 2;
+    options.overlap_qk_norm = true;
+    auto cluster = LocalCluster::Load(path, ranks, options, MoeSplit::kExpertTp);
+    ASSERT_TRUE(cluster.ok()) << cluster.status().message();
+    std::vector<std::vector<float>> got[2];
+    std::vector<OpTime> ops;
+    Status st = (*cluster)->RunOnAllRanks([&](Engine& e) -> Status {
+      const bool leader = e.collective().rank() == 0;
+      if (leader) e.backend().ProfileOps(true);
+      std::vector<float> mine, whole;
+      for (int s = 0; s < 2; ++s) TANDEM_TRY(e.Forward(prompts[s], false, mine, s));
+      for (size_t i = 0; i < n_steps; ++i) {
+        const SeqToken rows[] = {{0, next[0][i]}, {1, next[1][i]}};
+        TANDEM_TRY(e.StepBatch(rows));
+        for (int s = 0; s < 2; ++s) {
+          TANDEM_TRY(e.DownloadLogits(mine, s));
+          TANDEM_TRY(e.GatherLogits(mine, 1, whole));
+          if (leader) got[s].push_back(whole);
+        }
+      }
+      if (!leader) return Status::Ok();
+      TANDEM_ASSIGN_OR_RETURN(ops, e.backend().OpTimes());
+      return Status::Ok();
+    });
+    ASSERT_TRUE(st.ok()) << st.message();
+    EXPECT_TRUE(std::any_of(ops.begin(), ops.end(), [](const OpTime& op) { return op.op == "attention_scores"; }))
+        << "the decode steps did not take the path around the norm";
+    for (int s = 0; s < 2; ++s) {
+      ASSERT_EQ(got[s].size(), n_steps);
+      for (size_t i = 0; i < n_steps; ++i) {
+        EXPECT_LT(RelativeMaxError(want[s][i], got[s][i]), 1e-4) << "sequence " << s << " step " << i;
+      }
+    }
+  }
+}
+
 TEST(ShardedEngineErrors, PlansThatCannotSplitAreExplained) {
   EngineOptions o;
   o.n_ctx = 16;

@@ -38,6 +38,7 @@ Expected<DecodeBenchResult> RunDecodeBench(const DecodeBenchOptions& o) {
   r.layers = s.n_layer;
   r.ranks = o.ranks;
   r.backend = engine.backend;
+  r.overlap_qk_norm = engine.overlap_qk_norm;
   r.depth = o.depth;
   r.tokens = o.tokens;
   r.batch = o.batch;
@@ -114,6 +115,7 @@ std::string FormatDecodeResult(const DecodeBenchResult& r) {
   const double gib = 1024.0 * 1024 * 1024;
   std::string out = fmt::format("{} ({} layers) on {} {} rank(s), batch {}, depth {} (synthetic KV), {} tokens decoded",
                                 r.arch, r.layers, r.ranks, r.backend, r.batch, r.depth, r.tokens);
+  if (r.overlap_qk_norm) out += fmt::format(", q/k norm overlap {}", *r.overlap_qk_norm ? "on" : "off");
   if (r.batch > 1) {
     out += fmt::format(" per sequence\n  decode   {:.2f} tok/s in all, {:.2f} tok/s per sequence ({:.2f} ms/step)\n",
                        r.decode_tok_s, r.decode_tok_s / static_cast<double>(r.batch), r.ms_per_step());

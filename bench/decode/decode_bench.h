@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "common/status.h"
@@ -28,6 +29,7 @@ struct DecodeBenchResult {
   int64_t layers = 0;
   int ranks = 1;
   std::string backend;
+  std::optional<bool> overlap_qk_norm;  // EngineOptions' (unset: the engine decides)
   int64_t depth = 0, tokens = 0, batch = 1;
   double decode_tok_s = 0;            // all sequences together
   double weight_bytes_per_token = 0;  // the slowest rank's, summed over layers

@@ -109,6 +109,7 @@ struct DecodeArgs {
   std::string activations = "auto";  // auto | f32 | ggml
   int ranks = 1;
   std::string moe_split = "auto";
+  std::string qk_norm_overlap = "auto";  // auto | on | off
   std::vector<int64_t> depths = {0};
   std::vector<int64_t> batches = {1};
   int64_t tokens = 32;
@@ -151,6 +152,7 @@ int RunDecode(const DecodeArgs& a) {
     o.engine.backend = a.backend;
     o.engine.ggml_activation_rounding = ActivationRoundingOf(a.activations);
     o.engine.n_threads = a.threads;
+    if (a.qk_norm_overlap != "auto") o.engine.overlap_qk_norm = a.qk_norm_overlap == "on";
     o.ranks = a.ranks;
     o.moe_split = ParseMoeSplit(a.moe_split).value();
     o.depth = depth;
@@ -250,6 +252,11 @@ Command AddBenchCommand(CLI::App& app) {
       ->capture_default_str();
   decode->add_option("--batch", d->batches, "sequences decoded together, one step for all (e.g. --batch 1 4 8)")
       ->check(CLI::Range(int64_t{1}, Engine::kMaxStepRows))
+      ->capture_default_str();
+  decode->add_option("--qk-norm-overlap", d->qk_norm_overlap,
+                     "minimax-m2: run the attention's q.K pass while the q/k norm's sums are all-reduced (auto: "
+                     "with NCCL)")
+      ->check(CLI::IsMember({"auto", "on", "off"}))
       ->capture_default_str();
   decode->add_flag("--profile", d->profile, "also time each op of rank 0 per token (a further run, every step live)");
   decode->add_option("-t,--threads", d->threads, "CPU threads in all (0: all cores)")->check(CLI::Range(0, 1024));

@@ -60,6 +60,16 @@ struct RowPlaces {
   const int32_t* pos = nullptr;  // backend memory [n_rows]: its position
   int64_t n_rows = 0;
   int64_t ctx_bound = 0;         // > every pos[t]
+  bool decode = false;           // one row per sequence: each row its sequence's only new position
+};
+
+// Row t's q and k RMS scales of a norm that spans the ranks (minimax-m2's whole-projection
+// q/k norm), from the all-reduced sums of squares: 1 / sqrt(sum / total + eps).
+struct QkScales {
+  const float* sums = nullptr;  // backend memory [2, n_rows]: q's sums of squares, then k's
+  int64_t q_total = 0;          // values each q norm spans: n_head * head_dim of the whole model
+  int64_t k_total = 0;          // n_kv_head * head_dim of the whole model
+  float eps = 0;
 };
 
 class Backend {
@@ -98,6 +108,9 @@ class Backend {
   // spans (n of them in x).
   virtual void RmsNormBySums(const float* x, const WeightVector& w, int64_t rows, int64_t n, const float* sums,
                              int64_t n_total, float eps, float* y) = 0;
+  // y[r] = x[r] * w elementwise for each of `rows` rows of n (y may be x): the weight of a
+  // norm whose scale comes later.
+  virtual void MulWeight(const float* x, const WeightVector& w, int64_t rows, int64_t n, float* y) = 0;
   // y: [n_tokens, w.rows] = x: [n_tokens, w.cols] times w's rows.
   virtual void MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) = 0;
   // Independent products of the same n_tokens rows (no job reads another's output): a
@@ -126,6 +139,18 @@ class Backend {
   // Causal attention of q: [n_rows, n_head, head_dim] against the cached positions
   // [0, pos[t]] of each row's sequence in `layer`; out has q's shape.
   virtual void Attention(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* out) = 0;
+  // A decode step's attention (rows.decode) in two halves around q's and k's RMS scales,
+  // whose sums are being all-reduced meanwhile (minimax-m2; Engine::Attention). q and k
+  // come weighted and rotated but not scaled, k and v already stored at each row's place.
+  // AttentionScores: scores: [n_rows, n_head, n_ctx] gets q . k of row t against the
+  // cached positions [0, pos[t]) of its sequence (not scaled, nor divided by sqrt(head_dim)).
+  virtual void AttentionScores(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* scores) = 0;
+  // Then: row t's k: [n_rows, n_kv_head, head_dim] times its scale replaces the one stored
+  // at pos[t], q's score against it joins `scores`, and out: [n_rows, n_head, head_dim] =
+  // softmax(q's scale * scores / sqrt(head_dim)) times V. Equal to HeadNormRopeStore of
+  // the scaled q and k, then Attention, up to rounding.
+  virtual void AttentionFromScores(int layer, const float* q, const float* k, int64_t n_head,
+                                   const RowPlaces& rows, const QkScales& scales, float* scores, float* out) = 0;
   // logits: [n_tokens, n_expert] -> ids, weights: [n_tokens, n_used].
   virtual void Route(const RouterParams& router, const float* logits, int64_t n_tokens, int32_t* ids,
                      float* weights) = 0;

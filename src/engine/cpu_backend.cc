@@ -1,8 +1,10 @@
 #include "engine/cpu_backend.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <new>
+#include <vector>
 
 #include "kernels/cpu/activation_rounding.h"
 #include "kernels/cpu/matvec.h"
@@ -65,6 +67,11 @@ void CpuBackend::RmsNormBySums(const float* x, const WeightVector& w, int64_t ro
   for (int64_t r = 0; r < rows; ++r) RmsNormApply(x + r * n, w.data, n, sums[r], n_total, eps, y + r * n);
 }
 
+void CpuBackend::MulWeight(const float* x, const WeightVector& w, int64_t rows, int64_t n, float* y) {
+  HostOpClock::Scope timed(clock_, "mul_weight");
+  for (int64_t i = 0; i < rows * n; ++i) y[i] = x[i] * w.data[i % n];
+}
+
 void CpuBackend::MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
   HostOpClock::Scope timed(clock_, "matmul");
   if (ggml_activation_rounding_ && w.type != GgmlType::F32) {
@@ -117,6 +124,33 @@ void CpuBackend::Attention(int layer, const float* q, int64_t n_head, const RowP
     AttentionPrefill(q + first * row_floats, end - first, n_head, rows.pos[first], kv_.Keys(layer, seq),
                      kv_.Values(layer, seq), out + first * row_floats, pool_.get());
     first = end;
+  }
+}
+
+void CpuBackend::AttentionScores(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* scores) {
+  HostOpClock::Scope timed(clock_, "attention_scores");
+  const int64_t hd = kv_.Keys(0, 0).head_dim, n_ctx = kv_.n_ctx();
+  for (int64_t t = 0; t < rows.n_rows; ++t) {
+    tandem::AttentionScores(q + t * n_head * hd, n_head, kv_.Keys(layer, rows.seq[t]), 0, rows.pos[t],
+                            scores + t * n_head * n_ctx, n_ctx, pool_.get());
+  }
+}
+
+void CpuBackend::AttentionFromScores(int layer, const float* q, const float* k, int64_t n_head, const RowPlaces& rows,
+                                     const QkScales& scales, float* scores, float* out) {
+  HostOpClock::Scope timed(clock_, "attention_from_scores");
+  const int64_t hd = kv_.Keys(0, 0).head_dim, n_ctx = kv_.n_ctx(), n = rows.n_rows;
+  std::vector<float> k_scaled(static_cast<size_t>(kv_dim_));
+  for (int64_t t = 0; t < n; ++t) {
+    const int64_t seq = rows.seq[t], pos = rows.pos[t];
+    RmsNormApply(k + t * kv_dim_, nullptr, kv_dim_, scales.sums[n + t], scales.k_total, scales.eps, k_scaled.data());
+    kv_.StoreKey(layer, seq, pos, k_scaled.data());
+    float* row_scores = scores + t * n_head * n_ctx;
+    const float* row_q = q + t * n_head * hd;
+    tandem::AttentionScores(row_q, n_head, kv_.Keys(layer, seq), pos, pos + 1, row_scores, n_ctx, pool_.get());
+    const float scale = RmsScale(scales.sums[t], scales.q_total, scales.eps) * (1.0f / std::sqrt(static_cast<float>(hd)));
+    tandem::AttentionFromScores(row_scores, n_ctx, scale, n_head, kv_.Values(layer, seq), pos + 1,
+                                out + t * n_head * hd, pool_.get());
   }
 }
 

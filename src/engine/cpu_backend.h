@@ -37,6 +37,7 @@ class CpuBackend final : public Backend {
   void AddRmsNorm(float* x, const float* add, const WeightVector& w, int64_t rows, int64_t n, float eps,
                   float* y) override;
   void SumSquares(const float* x, int64_t rows, int64_t n, float* sums) override;
+  void MulWeight(const float* x, const WeightVector& w, int64_t rows, int64_t n, float* y) override;
   void RmsNormBySums(const float* x, const WeightVector& w, int64_t rows, int64_t n, const float* sums,
                      int64_t n_total, float eps, float* y) override;
   void MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) override;
@@ -51,6 +52,9 @@ class CpuBackend final : public Backend {
                          float eps, float* q, float* k, const float* v, int64_t n_head, int64_t n_kv_head,
                          int64_t head_dim, const RowPlaces& rows) override;
   void Attention(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* out) override;
+  void AttentionScores(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* scores) override;
+  void AttentionFromScores(int layer, const float* q, const float* k, int64_t n_head, const RowPlaces& rows,
+                           const QkScales& scales, float* scores, float* out) override;
   void Route(const RouterParams& router, const float* logits, int64_t n_tokens, int32_t* ids,
              float* weights) override;
   void MoeExperts(const LayerWeights& w, const ExpertShape& shape, const float* x, int64_t n_tokens,

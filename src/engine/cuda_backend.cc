@@ -326,6 +326,11 @@ void CudaBackend::SumSquares(const float* x, int64_t rows, int64_t n, float* sum
   CheckCuda(SumSquaresRows(x, rows, n, sums, stream_), "sum of squares");
 }
 
+void CudaBackend::MulWeight(const float* x, const WeightVector& w, int64_t rows, int64_t n, float* y) {
+  const auto timed = Timed("mul_weight");
+  CheckCuda(MulWeightRows(x, w.data, rows, n, y, stream_), "norm weight");
+}
+
 void CudaBackend::RmsNormBySums(const float* x, const WeightVector& w, int64_t rows, int64_t n, const float* sums,
                                 int64_t n_total, float eps, float* y) {
   const auto timed = Timed("rms_norm_by_sums");
@@ -445,11 +450,9 @@ void CudaBackend::FillKvSynthetic(int64_t seq, int64_t n_pos) {
   }
 }
 
-void CudaBackend::Attention(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* out) {
-  const auto timed = Timed("attention");
+Expected<AttentionArgs> CudaBackend::AttentionOf(int layer, const float* q, int64_t n_head, const RowPlaces& rows) {
   const int64_t floats = AttentionScratchFloats(n_head, kv_.head_dim, kAttentionTokensPerLaunch);
-  auto scratch = Grow(attention_scratch_, floats, "attention partials");
-  if (!Check(scratch.status(), "attention")) return;
+  TANDEM_ASSIGN_OR_RETURN(float* scratch, Grow(attention_scratch_, floats, "attention partials"));
   AttentionArgs a;
   a.q = q;
   a.n_rows = rows.n_rows;
@@ -464,14 +467,50 @@ void CudaBackend::Attention(int layer, const float* q, int64_t n_head, const Row
   a.v = VLayer(layer);
   a.seq_stride = KvSeqStride();
   a.f16 = kv_.storage == KvStorage::kF16;
-  a.out = out;
-  a.scratch = *scratch;
+  a.scratch = scratch;
   a.scratch_floats = floats;
-  if (cudaError_t err = AttentionCausal(a, stream_); err != cudaSuccess) {
-    Check(Status::Error("{} q heads / {} KV heads x {}: {}", n_head, kv_.n_kv_head, kv_.head_dim,
+  a.score_stride = kv_.n_ctx;
+  return a;
+}
+
+void CudaBackend::RunAttention(cudaError_t (*kernel)(const AttentionArgs&, cudaStream_t), const AttentionArgs& a,
+                               std::string_view what) {
+  if (cudaError_t err = kernel(a, stream_); err != cudaSuccess) {
+    Check(Status::Error("{} q heads / {} KV heads x {}: {}", a.n_head, kv_.n_kv_head, kv_.head_dim,
                         cudaGetErrorString(err)),
-          "attention");
+          what);
   }
+}
+
+void CudaBackend::Attention(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* out) {
+  const auto timed = Timed("attention");
+  auto a = AttentionOf(layer, q, n_head, rows);
+  if (!Check(a.status(), "attention")) return;
+  a->out = out;
+  RunAttention(AttentionCausal, *a, "attention");
+}
+
+void CudaBackend::AttentionScores(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* scores) {
+  const auto timed = Timed("attention_scores");
+  auto a = AttentionOf(layer, q, n_head, rows);
+  if (!Check(a.status(), "attention scores")) return;
+  a->scores = scores;
+  RunAttention(tandem::AttentionScores, *a, "attention scores");
+}
+
+void CudaBackend::AttentionFromScores(int layer, const float* q, const float* k, int64_t n_head,
+                                      const RowPlaces& rows, const QkScales& scales, float* scores, float* out) {
+  const auto timed = Timed("attention_from_scores");
+  auto a = AttentionOf(layer, q, n_head, rows);
+  if (!Check(a.status(), "attention from scores")) return;
+  a->scores = scores;
+  a->k_new = k;
+  a->sums = scales.sums;
+  a->q_total = scales.q_total;
+  a->k_total = scales.k_total;
+  a->eps = scales.eps;
+  a->out = out;
+  RunAttention(tandem::AttentionFromScores, *a, "attention from scores");
 }
 
 void CudaBackend::Route(const RouterParams& r, const float* logits, int64_t n_tokens, int32_t* ids, float* weights) {

@@ -17,6 +17,7 @@
 #include "engine/backend.h"
 #include "engine/cuda_op_timer.h"
 #include "kernels/cuda/activation_mode.h"
+#include "kernels/cuda/attention.h"
 
 namespace tandem {
 
@@ -54,6 +55,7 @@ class CudaBackend final : public Backend {
   void AddRmsNorm(float* x, const float* add, const WeightVector& w, int64_t rows, int64_t n, float eps,
                   float* y) override;
   void SumSquares(const float* x, int64_t rows, int64_t n, float* sums) override;
+  void MulWeight(const float* x, const WeightVector& w, int64_t rows, int64_t n, float* y) override;
   void RmsNormBySums(const float* x, const WeightVector& w, int64_t rows, int64_t n, const float* sums,
                      int64_t n_total, float eps, float* y) override;
   void MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) override;
@@ -68,6 +70,9 @@ class CudaBackend final : public Backend {
                          float eps, float* q, float* k, const float* v, int64_t n_head, int64_t n_kv_head,
                          int64_t head_dim, const RowPlaces& rows) override;
   void Attention(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* out) override;
+  void AttentionScores(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* scores) override;
+  void AttentionFromScores(int layer, const float* q, const float* k, int64_t n_head, const RowPlaces& rows,
+                           const QkScales& scales, float* scores, float* out) override;
   void Route(const RouterParams& router, const float* logits, int64_t n_tokens, int32_t* ids,
              float* weights) override;
   void MoeExperts(const LayerWeights& w, const ExpertShape& shape, const float* x, int64_t n_tokens,
@@ -99,6 +104,11 @@ class CudaBackend final : public Backend {
   // cudaMalloc checked against the device's free memory; `what` names the use in errors.
   Expected<void*> DeviceAlloc(uint64_t bytes, std::string_view what);
   Expected<float*> Grow(Scratch& scratch, int64_t floats, std::string_view what);
+  // The attention kernels' arguments for `layer` (scratch included), or an error.
+  Expected<AttentionArgs> AttentionOf(int layer, const float* q, int64_t n_head, const RowPlaces& rows);
+  // Runs one of the attention kernels (kernels/cuda/attention.h) as op `what`.
+  void RunAttention(cudaError_t (*kernel)(const AttentionArgs&, cudaStream_t), const AttentionArgs& args,
+                    std::string_view what);
   // Keeps the first failure of an op (returns whether `status` is ok).
   bool Check(const Status& status, std::string_view op);
   bool CheckCuda(cudaError_t error, std::string_view op);

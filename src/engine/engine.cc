@@ -65,6 +65,7 @@ Expected<std::unique_ptr<Engine>> Engine::Create(GgufModel model, std::unique_pt
   e->n_batch_ = std::max(std::min(options.n_batch, options.n_ctx), std::min(options.n_seq, kMaxStepRows));
   e->n_past_.assign(static_cast<size_t>(options.n_seq), 0);
   e->rope_ = MakeRope(e->config_);
+  e->overlap_qk_norm_ = options.overlap_qk_norm;
   TANDEM_TRY(e->backend_->CreateKvCache(KvShape{s.n_layer, options.n_ctx, e->shard_.n_kv_head, s.head_dim,
                                                 options.kv_storage, options.n_seq}));
   TANDEM_TRY(e->AllocateWorkspace());
@@ -98,6 +99,11 @@ Status Engine::AllocateWorkspace() {
   TANDEM_TRY(take(ws_.v, b * kv_dim));
   TANDEM_TRY(take(ws_.qk_sums, 2 * b));
   TANDEM_TRY(take(ws_.attn, b * q_dim));
+  // Only NCCL overlaps, between sharded CUDA ranks; the collective is not attached yet.
+  const bool may_overlap = overlap_qk_norm_.value_or(shard_.n_ranks > 1 && backend_->name() == "cuda");
+  if (config_.whole_qk_norm && may_overlap) {
+    TANDEM_TRY(take(ws_.scores, std::min(n_batch_, kMaxStepRows) * shard_.n_head(s) * n_ctx_));
+  }
   TANDEM_TRY(take(ws_.block_out, b * embd));
   TANDEM_TRY(take(ws_.router_logits, b * s.n_expert));
   TANDEM_TRY(take(ws_.expert_ids, b * s.n_expert_used));
@@ -154,7 +160,8 @@ Status Engine::StepBatch(std::span<const SeqToken> rows) {
     pos.push_back(static_cast<int32_t>(n_past_[r.seq]));
   }
   TANDEM_TRY(CheckTokens(tokens));
-  const RowPlaces places = UploadRows(tokens, seqs, pos);
+  RowPlaces places = UploadRows(tokens, seqs, pos);
+  places.decode = true;
   auto forward = [&]() -> Status {
     TANDEM_TRY(Blocks(places));
     LmHeadProducts(0, n);
@@ -210,7 +217,8 @@ RowPlaces Engine::UploadRows(std::span<const int32_t> tokens, std::span<const in
   std::copy(seq.begin(), seq.end(), row_data_.begin() + n);
   std::copy(pos.begin(), pos.end(), row_data_.begin() + 2 * n);
   backend_->Upload(row_data_.data(), ws_.rows, row_data_.size() * sizeof(int32_t));
-  return RowPlaces{ws_.rows + n, ws_.rows + 2 * n, static_cast<int64_t>(n), *std::max_element(pos.begin(), pos.end()) + 1};
+  return RowPlaces{ws_.rows + n, ws_.rows + 2 * n, static_cast<int64_t>(n), *std::max_element(pos.begin(), pos.end()) + 1,
+                   /*decode=*/false};
 }
 
 Status Engine::ForwardAll(int64_t seq, std::span<const int32_t> tokens, bool all_logits, std::vector<float>* logits) {
@@ -329,16 +337,20 @@ Status Engine::Attention(int layer, const RowPlaces& rows) {
   Observe("q", layer, ws_.q, n, q_dim);
   Observe("k", layer, ws_.k, n, kv_dim);
   Observe("v", layer, ws_.v, n, kv_dim);
-  // qwen3moe: one norm per head, in the fused op. minimax-m2: one norm over each token's
-  // whole q (and k) projection, which spans the ranks, first.
-  const bool per_head_norm = !config_.whole_qk_norm;
-  if (!per_head_norm) TANDEM_TRY(WholeQkNorm(w, n));
-  const WeightVector no_norm{};
-  b.HeadNormRopeStore(layer, rope_, per_head_norm ? w.q_norm : no_norm, per_head_norm ? w.k_norm : no_norm,
-                      s.rms_eps, ws_.q, ws_.k, ws_.v, n_head, n_kv_head, hd, rows);
-  Observe("q_rope", layer, ws_.q, n, q_dim);
-  Observe("k_rope", layer, ws_.k, n, kv_dim);
-  b.Attention(layer, ws_.q, n_head, rows, ws_.attn);
+  if (OverlapsQkNorm(rows)) {
+    TANDEM_TRY(AttentionAroundQkNorm(layer, rows));
+  } else {
+    // qwen3moe: one norm per head, in the fused op. minimax-m2: one norm over each token's
+    // whole q (and k) projection, which spans the ranks, first.
+    const bool per_head_norm = !config_.whole_qk_norm;
+    if (!per_head_norm) TANDEM_TRY(WholeQkNorm(w, n));
+    const WeightVector no_norm{};
+    b.HeadNormRopeStore(layer, rope_, per_head_norm ? w.q_norm : no_norm, per_head_norm ? w.k_norm : no_norm,
+                        s.rms_eps, ws_.q, ws_.k, ws_.v, n_head, n_kv_head, hd, rows);
+    Observe("q_rope", layer, ws_.q, n, q_dim);
+    Observe("k_rope", layer, ws_.k, n, kv_dim);
+    b.Attention(layer, ws_.q, n_head, rows, ws_.attn);
+  }
   Observe("attn", layer, ws_.attn, n, q_dim);
   b.MatMul(w.wo, ws_.attn, n, ws_.block_out);
   TANDEM_TRY(collective_->AllReduceSum(ws_.block_out, n * embd));
@@ -361,6 +373,34 @@ Status Engine::WholeQkNorm(const LayerWeights& w, int64_t n) {
   TANDEM_TRY(collective_->AllReduceSum(ws_.qk_sums, 2 * n));
   b.RmsNormBySums(ws_.q, w.q_norm, n, n_head * hd, q_sums, int64_t{s.n_head} * hd, s.rms_eps, ws_.q);
   b.RmsNormBySums(ws_.k, w.k_norm, n, n_kv_head * hd, k_sums, int64_t{s.n_head_kv} * hd, s.rms_eps, ws_.k);
+  return Status::Ok();
+}
+
+bool Engine::OverlapsQkNorm(const RowPlaces& rows) const {
+  return ws_.scores != nullptr && rows.decode && overlap_qk_norm_.value_or(collective_->overlaps());
+}
+
+// minimax-m2's decode attention with its q/k norm's all-reduce in flight. The norm scales
+// each row's q (and k) by one number, and RoPE is linear, so q and k are weighted and
+// rotated before the scale is known and q's scores against the cached keys (at depth the
+// long part) computed while the sums travel; only the softmax, the V pass and the new key
+// wait for them. The rows' new keys are stored unscaled first and replaced once scaled.
+Status Engine::AttentionAroundQkNorm(int layer, const RowPlaces& rows) {
+  const ModelShape& s = config_.shape;
+  const LayerWeights& w = weights_.layers[layer];
+  Backend& b = *backend_;
+  const int64_t n = rows.n_rows, hd = s.head_dim, n_head = shard_.n_head(s), n_kv_head = shard_.n_kv_head;
+  b.SumSquares(ws_.q, n, n_head * hd, ws_.qk_sums);
+  b.SumSquares(ws_.k, n, n_kv_head * hd, ws_.qk_sums + n);
+  TANDEM_TRY(collective_->StartAllReduceSum(ws_.qk_sums, 2 * n));
+  b.MulWeight(ws_.q, w.q_norm, n, n_head * hd, ws_.q);
+  b.MulWeight(ws_.k, w.k_norm, n, n_kv_head * hd, ws_.k);
+  const WeightVector no_norm{};
+  b.HeadNormRopeStore(layer, rope_, no_norm, no_norm, s.rms_eps, ws_.q, ws_.k, ws_.v, n_head, n_kv_head, hd, rows);
+  b.AttentionScores(layer, ws_.q, n_head, rows, ws_.scores);
+  TANDEM_TRY(collective_->FinishAllReduceSum());
+  const QkScales scales{ws_.qk_sums, int64_t{s.n_head} * hd, int64_t{s.n_head_kv} * hd, s.rms_eps};
+  b.AttentionFromScores(layer, ws_.q, ws_.k, n_head, rows, scales, ws_.scores, ws_.attn);
   return Status::Ok();
 }
 

@@ -37,13 +37,17 @@ struct EngineOptions {
   // llama.cpp does). Unset: the backend's default, which is no for the CPU reference and
   // yes for CUDA, whose int8 dp4a products are its fast path.
   std::optional<bool> ggml_activation_rounding;
+  // minimax-m2 decode steps: the attention's q . K pass runs while the q/k norm's sums are
+  // all-reduced (Engine::AttentionAroundQkNorm). Unset: where the collective can overlap
+  // (NCCL between GPUs); the workspace then holds the scores on sharded CUDA ranks.
+  std::optional<bool> overlap_qk_norm;
   std::string backend = "cpu";  // cpu | cuda (engine/backend_factory.h)
   int cuda_device = 0;          // cuda backend: device ordinal
 };
 
 // Sees each named intermediate as it is computed: data is [n_tokens, n] f32 on the host;
 // layer is -1 outside the blocks. Names: embd, attn_norm, q, k, v, q_rope and k_rope (after
-// the q/k norms and RoPE), attn, attn_out, ffn_in, ffn_norm, router_logits, moe_out, layer_out,
+// the q/k norms and RoPE; not seen where AttentionAroundQkNorm runs), attn, attn_out, ffn_in, ffn_norm, router_logits, moe_out, layer_out,
 // output_norm, logits. A prompt longer than n_batch is seen one batch at a time, and
 // output_norm and logits kLogitRows rows at a time.
 using TensorObserver =
@@ -127,6 +131,7 @@ class Engine {
     float* v = nullptr;                 // [n_batch, n_kv_head * head_dim]
     float* qk_sums = nullptr;           // [2, n_batch] sums of squares of q, then k rows
     float* attn = nullptr;              // [n_batch, n_head * head_dim]
+    float* scores = nullptr;            // [kMaxStepRows, n_head, n_ctx] or null: AttentionAroundQkNorm's
     float* block_out = nullptr;         // [n_batch, n_embd] attention or MoE output
     float* router_logits = nullptr;     // [n_batch, n_expert]
     int32_t* expert_ids = nullptr;      // [n_batch, n_expert_used]
@@ -148,6 +153,9 @@ class Engine {
   Status Blocks(const RowPlaces& rows);
   Status Attention(int layer, const RowPlaces& rows);
   Status WholeQkNorm(const LayerWeights& w, int64_t n);
+  // Whether this step's attention runs around its q/k norm's all-reduce.
+  bool OverlapsQkNorm(const RowPlaces& rows) const;
+  Status AttentionAroundQkNorm(int layer, const RowPlaces& rows);
   Status Moe(int layer, int64_t n);
   void LmHeadProducts(int64_t first, int64_t rows);
   Status AppendLogits(int64_t rows, std::vector<float>& logits);
@@ -163,6 +171,7 @@ class Engine {
   Workspace ws_;
   uint64_t workspace_bytes_ = 0;
   int64_t n_ctx_ = 0, n_batch_ = 0;
+  std::optional<bool> overlap_qk_norm_;  // EngineOptions::overlap_qk_norm
   RopeParams rope_;
   TensorObserver observer_;
   std::vector<float> observed_;  // host copy of an observed tensor

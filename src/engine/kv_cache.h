@@ -24,6 +24,8 @@ class KvCache {
   // Stores k, v: [n_kv_head, head_dim] f32 of `layer` at position `pos` (< n_ctx) of
   // sequence `seq` (< n_seq).
   void Store(int64_t layer, int64_t seq, int64_t pos, const float* k, const float* v);
+  // Only k, replacing the key stored there.
+  void StoreKey(int64_t layer, int64_t seq, int64_t pos, const float* k) { Put(k_, layer, seq, pos, k); }
   KvView Keys(int64_t layer, int64_t seq) const { return View(k_, layer, seq); }
   KvView Values(int64_t layer, int64_t seq) const { return View(v_, layer, seq); }
 

@@ -22,6 +22,14 @@ class Collective {
 
   // data: [n] f32 on every rank; afterwards each holds the sum over ranks 0, 1, ... in order.
   virtual Status AllReduceSum(float* data, int64_t n) = 0;
+  // An all-reduce whose result is needed only later, in two calls: StartAllReduceSum
+  // issues it, and FinishAllReduceSum, called once after it before any other call, orders
+  // what the backend's stream runs next after its result. A collective that overlaps()
+  // runs it on a stream of its own, beside the ops issued in between (NCCL; the pair is
+  // capturable like its other calls); the others finish it inside Start.
+  virtual Status StartAllReduceSum(float* data, int64_t n) { return AllReduceSum(data, n); }
+  virtual Status FinishAllReduceSum() { return Status::Ok(); }
+  virtual bool overlaps() const { return false; }
   // data: `bytes` bytes; root's are copied to every other rank.
   virtual Status Broadcast(void* data, uint64_t bytes, int root) = 0;
   // Broadcast on a rank that waits, idle, for root's next message (a worker between

@@ -23,6 +23,12 @@ Status DeferredCollective::AllReduceSum(float* data, int64_t n) {
   return group_ ? group_->AllReduceSum(data, n) : NotAttached();
 }
 
+Status DeferredCollective::StartAllReduceSum(float* data, int64_t n) {
+  return group_ ? group_->StartAllReduceSum(data, n) : NotAttached();
+}
+
+Status DeferredCollective::FinishAllReduceSum() { return group_ ? group_->FinishAllReduceSum() : NotAttached(); }
+
 Status DeferredCollective::Broadcast(void* data, uint64_t bytes, int root) {
   return group_ ? group_->Broadcast(data, bytes, root) : NotAttached();
 }

@@ -25,12 +25,15 @@ class DeferredCollective final : public Collective {
   int rank() const override { return rank_; }
   int size() const override { return size_; }
   Status AllReduceSum(float* data, int64_t n) override;
+  Status StartAllReduceSum(float* data, int64_t n) override;
+  Status FinishAllReduceSum() override;
   Status Broadcast(void* data, uint64_t bytes, int root) override;
   Status AwaitBroadcast(void* data, uint64_t bytes, int root) override;
   Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) override;
   void Abort() override;
   // The attached group's (an unattached one is not capturable, and its calls fail).
   bool capturable() const override { return group_ && group_->capturable(); }
+  bool overlaps() const override { return group_ && group_->overlaps(); }
   Status health() override { return group_ ? group_->health() : Status::Ok(); }
 
  private:

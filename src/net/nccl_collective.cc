@@ -98,7 +98,18 @@ Expected<std::unique_ptr<NcclCollective>> NcclCollective::Connect(const NcclUniq
     if (comm != nullptr) ncclCommAbort(comm);
     return st.WithContext(fmt::format("NCCL group: rank {} of {}", rank, size));
   }
-  return std::unique_ptr<NcclCollective>(new NcclCollective(comm, rank, size, stream, options));
+  std::unique_ptr<NcclCollective> group(new NcclCollective(comm, rank, size, stream, options));
+  TANDEM_TRY(group->CreateSideStream().WithContext(fmt::format("NCCL group: rank {} of {}", rank, size)));
+  return group;
+}
+
+Status NcclCollective::CreateSideStream() {
+  int least = 0, greatest = 0;
+  TANDEM_CUDA_TRY(cudaDeviceGetStreamPriorityRange(&least, &greatest));
+  TANDEM_CUDA_TRY(cudaStreamCreateWithPriority(&side_stream_, cudaStreamNonBlocking, greatest));
+  TANDEM_CUDA_TRY(cudaEventCreateWithFlags(&fork_, cudaEventDisableTiming));
+  TANDEM_CUDA_TRY(cudaEventCreateWithFlags(&join_, cudaEventDisableTiming));
+  return Status::Ok();
 }
 
 NcclCollective::NcclCollective(ncclComm* comm, int rank, int size, cudaStream_t stream, NcclOptions options)
@@ -106,6 +117,14 @@ NcclCollective::NcclCollective(ncclComm* comm, int rank, int size, cudaStream_t 
 
 NcclCollective::~NcclCollective() {
   std::lock_guard lock(mu_);
+  DropComm();
+  // Work still queued on the side stream (an aborted all-reduce) keeps it until it ends.
+  if (side_stream_ != nullptr) cudaStreamDestroy(side_stream_);
+  if (fork_ != nullptr) cudaEventDestroy(fork_);
+  if (join_ != nullptr) cudaEventDestroy(join_);
+}
+
+void NcclCollective::DropComm() {
   if (comm_ == nullptr) return;
   // Flush what was issued, then free. A group that cannot flush soon (a peer that died or
   // is shutting down too) is aborted instead: a process stopping does not wait on it.
@@ -161,6 +180,35 @@ Status NcclCollective::AllReduceSum(float* data, int64_t n) {
   if (n == 0) return Status::Ok();
   return Finish("ncclAllReduce",
                 ncclAllReduce(data, data, static_cast<size_t>(n), ncclFloat32, ncclSum, comm_, stream_));
+}
+
+Status NcclCollective::StartAllReduceSum(float* data, int64_t n) {
+  if (n < 0) return Status::Error("NCCL all-reduce: {} floats", n);
+  std::lock_guard lock(mu_);
+  TANDEM_TRY(Usable("all-reduce"));
+  if (pending_) return Status::Error("NCCL all-reduce started while another is pending: finish that one first");
+  if (n == 0) return Status::Ok();
+  TANDEM_CUDA_TRY(cudaEventRecord(fork_, stream_));
+  TANDEM_CUDA_TRY(cudaStreamWaitEvent(side_stream_, fork_));
+  const Status st = Finish("ncclAllReduce", ncclAllReduce(data, data, static_cast<size_t>(n), ncclFloat32, ncclSum,
+                                                          comm_, side_stream_));
+  // Joined back at Finish, or at once after a failure: a capture must not end with the
+  // side stream still forked.
+  TANDEM_CUDA_TRY(cudaEventRecord(join_, side_stream_));
+  if (!st.ok()) {
+    TANDEM_CUDA_TRY(cudaStreamWaitEvent(stream_, join_));
+    return st;
+  }
+  pending_ = true;
+  return st;
+}
+
+Status NcclCollective::FinishAllReduceSum() {
+  std::lock_guard lock(mu_);
+  if (!pending_) return Status::Ok();
+  pending_ = false;
+  TANDEM_CUDA_TRY(cudaStreamWaitEvent(stream_, join_));
+  return Status::Ok();
 }
 
 Status NcclCollective::Broadcast(void* data, uint64_t bytes, int root) {

@@ -79,6 +79,14 @@ class NcclCollective final : public Collective {
   // b + a in IEEE arithmetic); with 3 ranks it may differ from the in-order sum in the
   // last bit, still identically on every rank, so the replicated router agrees.
   Status AllReduceSum(float* data, int64_t n) override;
+  // The same all-reduce on a stream of the communicator's own, forked from the backend's
+  // stream at Start (an event: it sees everything queued before) and joined back into it
+  // at Finish, so kernels queued in between run while it is in flight. The side stream
+  // has the device's highest priority: NCCL's few blocks start before a wide kernel
+  // queued after them fills the GPU. Captured into a graph, the pair becomes a branch.
+  Status StartAllReduceSum(float* data, int64_t n) override;
+  Status FinishAllReduceSum() override;
+  bool overlaps() const override { return true; }
   // ncclBroadcast of `bytes` bytes in place.
   Status Broadcast(void* data, uint64_t bytes, int root) override;
   // Grouped point-to-point: each rank but root ncclSends its counts[rank] floats to
@@ -104,10 +112,14 @@ class NcclCollective final : public Collective {
 
  private:
   NcclCollective(ncclComm* comm, int rank, int size, cudaStream_t stream, NcclOptions options);
+  // The side stream and its fork and join events, on the current device.
+  Status CreateSideStream();
   // Fails if the group is broken (mu_ held).
   Status Usable(std::string_view what) const;
   // The result of an enqueue: waits out ncclInProgress, breaks the group on an error.
   Status Finish(std::string_view what, int result);
+  // Flushes and frees the communicator, or aborts it when it cannot flush (mu_ held).
+  void DropComm();
   // Records the error and aborts the communicator (mu_ held).
   Status BreakLocked(Status error);
 
@@ -116,6 +128,10 @@ class NcclCollective final : public Collective {
   const int rank_;
   const int size_;
   cudaStream_t stream_;
+  cudaStream_t side_stream_ = nullptr;  // owned: StartAllReduceSum's
+  cudaEvent_t fork_ = nullptr;          // recorded on stream_ at Start
+  cudaEvent_t join_ = nullptr;          // recorded on side_stream_ after the all-reduce
+  bool pending_ = false;                // a Start not yet finished (mu_)
   const NcclOptions options_;
   mutable std::mutex state_mu_;  // guards broken_; never held across an NCCL call, so
                                  // broken() answers while another thread is inside NCCL

@@ -25,6 +25,13 @@ Status NcclHostGroup::AllReduceSum(float* data, int64_t n) {
   return BreakOnError(IsDeviceMemory(data) ? device_->AllReduceSum(data, n) : host_->AllReduceSum(data, n));
 }
 
+Status NcclHostGroup::StartAllReduceSum(float* data, int64_t n) {
+  return BreakOnError(IsDeviceMemory(data) ? device_->StartAllReduceSum(data, n) : host_->AllReduceSum(data, n));
+}
+
+// A no-op when the last Start was a host buffer's (nothing is pending on NCCL's side).
+Status NcclHostGroup::FinishAllReduceSum() { return BreakOnError(device_->FinishAllReduceSum()); }
+
 Status NcclHostGroup::Broadcast(void* data, uint64_t bytes, int root) {
   return BreakOnError(IsDeviceMemory(data) ? device_->Broadcast(data, bytes, root)
                                            : host_->Broadcast(data, bytes, root));

@@ -28,6 +28,10 @@ class NcclHostGroup final : public Collective {
   int rank() const override { return host_->rank(); }
   int size() const override { return host_->size(); }
   Status AllReduceSum(float* data, int64_t n) override;
+  // Device buffers: NCCL's, on its side stream; host buffers: finished at Start.
+  Status StartAllReduceSum(float* data, int64_t n) override;
+  Status FinishAllReduceSum() override;
+  bool overlaps() const override { return true; }
   Status Broadcast(void* data, uint64_t bytes, int root) override;
   Status AwaitBroadcast(void* data, uint64_t bytes, int root) override;
   Status Gather(const float* send, std::span<const int64_t> counts, float* recv, int root) override;

@@ -25,6 +25,8 @@ class TimedCollective final : public Collective {
   int rank() const override { return inner_->rank(); }
   int size() const override { return inner_->size(); }
   Status AllReduceSum(float* data, int64_t n) override;
+  Status StartAllReduceSum(float* data, int64_t n) override;
+  Status FinishAllReduceSum() override;
   Status Broadcast(void* data, uint64_t bytes, int root) override;
   // Idle time, not communication: neither counted nor timed.
   Status AwaitBroadcast(void* data, uint64_t bytes, int root) override {
@@ -34,15 +36,17 @@ class TimedCollective final : public Collective {
   void Abort() override { inner_->Abort(); }
   // Replayed steps skip the calls, so they are neither counted nor timed.
   bool capturable() const override { return inner_->capturable(); }
+  bool overlaps() const override { return inner_->overlaps(); }
   Status health() override { return inner_->health(); }
 
  private:
+  // calls: 0 for the second half of a call timed already (FinishAllReduceSum).
   template <typename Call>
-  Status Timed(Call call) {
+  Status Timed(Call call, int64_t calls = 1) {
     const auto start = std::chrono::steady_clock::now();
     Status st = call();
     time_.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-    ++time_.calls;
+    time_.calls += calls;
     return st;
   }
 

@@ -58,8 +58,9 @@ std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
 }
 
 std::unique_ptr<Engine> Load(const std::string& path, const char* backend, bool int8, int64_t n_ctx = 128,
-                             int64_t n_seq = 1) {
+                             int64_t n_seq = 1, bool overlap_qk_norm = false) {
   EngineOptions o;
+  o.overlap_qk_norm = overlap_qk_norm;
   o.n_ctx = n_ctx;
   o.n_seq = n_seq;
   o.n_threads = 4;
@@ -229,26 +230,29 @@ TEST_P(CudaEngineTest, ReplayedStepsAcrossContextClassesMatchCpu) {
               graphs, worst, kLogitBound);
 }
 
-// Batched decode: 4 sequences with prompts of 3..60 tokens, then steps of all 4 (rows in
-// another order than the slots) and of 3, each recorded once and replayed: every row's
-// logits within the bound of the CPU engine's same row (the CPU's batched rows equal its
-// sequences run alone: engine_test), both fed the CPU's greedy tokens.
-TEST_P(CudaEngineTest, BatchedStepsMatchCpu) {
-  SKIP_WITHOUT_CUDA_DEVICE();
-  if (GetParam().int8) GTEST_SKIP() << "batched steps are checked with exact products";
+// Batched decode: 4 sequences with prompts of prompt_len tokens, then steps of all 4
+// (rows in another order than the slots) and of 3, each recorded once per context class
+// and replayed: every row's logits within the bound of the CPU engine's same row (the
+// CPU's batched rows equal its sequences run alone: engine_test), both fed the CPU's
+// greedy tokens. With overlap_qk_norm the GPU's minimax-m2 attention runs around its
+// q/k norm (AttentionScores, AttentionFromScores), the CPU's the usual way. Returns the
+// recorded graphs.
+size_t CheckBatchedSteps(const Case& c, const int64_t (&prompt_len)[4], bool overlap_qk_norm) {
   constexpr int64_t kSeqs = 4;
   constexpr int kSteps = 12;
-  const std::string path = ModelPath(GetParam().arch, GetParam().recipe);
-  auto cpu = Load(path, "cpu", false, 128, kSeqs);
-  auto gpu = Load(path, "cuda", false, 128, kSeqs);
-  ASSERT_TRUE(cpu && gpu);
+  const std::string path = ModelPath(c.arch, c.recipe);
+  auto cpu = Load(path, "cpu", false, 256, kSeqs);
+  auto gpu = Load(path, "cuda", false, 256, kSeqs, overlap_qk_norm);
+  EXPECT_TRUE(cpu && gpu);
+  if (!cpu || !gpu) return 0;
   const int64_t n_vocab = cpu->config().shape.n_vocab;
-  const std::vector<int32_t> ids = Prompt(n_vocab);
-  const int64_t prompt_len[kSeqs] = {3, 60, 17, 1};
+  std::mt19937 rng(4321);
+  std::vector<int32_t> ids(kSeqs + 128);
+  for (int32_t& id : ids) id = static_cast<int32_t>(rng() % static_cast<uint32_t>(n_vocab));
   for (int64_t s = 0; s < kSeqs; ++s) {
     const std::span<const int32_t> prompt(ids.data() + s, static_cast<size_t>(prompt_len[s]));
-    ASSERT_TRUE(cpu->Step(prompt, s).ok());
-    ASSERT_TRUE(gpu->Step(prompt, s).ok());
+    EXPECT_TRUE(cpu->Step(prompt, s).ok());
+    EXPECT_TRUE(gpu->Step(prompt, s).ok());
   }
   std::vector<int32_t> next = {ids[10], ids[11], ids[12], ids[13]};  // per sequence
   double worst = 0;
@@ -259,13 +263,14 @@ TEST_P(CudaEngineTest, BatchedStepsMatchCpu) {
       if (step % 2 == 1 && s == 1) continue;
       rows.push_back({s, next[s]});
     }
-    ASSERT_TRUE(cpu->StepBatch(rows).ok());
+    EXPECT_TRUE(cpu->StepBatch(rows).ok());
     const Status st = gpu->StepBatch(rows);
-    ASSERT_TRUE(st.ok()) << "step " << step << ": " << st.message();
+    EXPECT_TRUE(st.ok()) << "step " << step << ": " << st.message();
+    if (!st.ok()) return 0;
     for (size_t r = 0; r < rows.size(); ++r) {
       std::vector<float> want, got;
-      ASSERT_TRUE(cpu->DownloadLogits(want, static_cast<int64_t>(r)).ok());
-      ASSERT_TRUE(gpu->DownloadLogits(got, static_cast<int64_t>(r)).ok());
+      EXPECT_TRUE(cpu->DownloadLogits(want, static_cast<int64_t>(r)).ok());
+      EXPECT_TRUE(gpu->DownloadLogits(got, static_cast<int64_t>(r)).ok());
       const double err = NormalisedError(want, got);
       worst = std::max(worst, err);
       EXPECT_LE(err, kLogitBound) << "step " << step << ", sequence " << rows[r].seq;
@@ -274,9 +279,35 @@ TEST_P(CudaEngineTest, BatchedStepsMatchCpu) {
   }
   for (int64_t s = 0; s < kSeqs; ++s) EXPECT_EQ(gpu->n_past(s), cpu->n_past(s)) << "sequence " << s;
   const size_t graphs = static_cast<CudaBackend&>(gpu->backend()).recorded_steps();
-  EXPECT_EQ(graphs, 2u) << "steps of 4 rows and of 3 rows, all in the context class of 128";
-  std::printf("  batched %s: %d steps of 4 and 3 sequences, %zu recorded graphs, worst logit error %.2e (bound %.0e)\n",
-              CaseName({GetParam(), 0}).c_str(), kSteps, graphs, worst, kLogitBound);
+  if (overlap_qk_norm) {  // one more step, live and profiled: it runs the two halves
+    gpu->backend().ProfileOps(true);
+    const SeqToken row{0, next[0]};
+    EXPECT_TRUE(gpu->StepBatch(std::span(&row, 1)).ok());
+    auto ops = gpu->backend().OpTimes();
+    EXPECT_TRUE(ops.ok() && std::any_of(ops->begin(), ops->end(), [](const OpTime& op) {
+                  return op.op == "attention_from_scores";
+                })) << "the step did not run the attention around the q/k norm";
+  }
+  std::printf("  batched %s%s: %d steps of 4 and 3 sequences, %zu recorded graphs, worst logit error %.2e (bound "
+              "%.0e)\n",
+              CaseName({c, 0}).c_str(), overlap_qk_norm ? " around the q/k norm" : "", kSteps, graphs, worst,
+              kLogitBound);
+  return graphs;
+}
+
+TEST_P(CudaEngineTest, BatchedStepsMatchCpu) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  if (GetParam().int8) GTEST_SKIP() << "batched steps are checked with exact products";
+  EXPECT_EQ(CheckBatchedSteps(GetParam(), {3, 60, 17, 1}, false), 2u)
+      << "steps of 4 rows and of 3 rows, all in the context class of 128";
+}
+
+// The rows start at 0 to 123 positions and cross into the context class of 256.
+TEST_P(CudaEngineTest, BatchedStepsAroundTheQkNormMatchCpu) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  if (GetParam().int8 || GetParam().arch != Arch::kMiniMaxM2) GTEST_SKIP() << "minimax-m2's norm, exact products";
+  EXPECT_EQ(CheckBatchedSteps(GetParam(), {1, 123, 64, 120}, true), 4u)
+      << "steps of 4 rows and of 3 rows in the context classes of 128 and 256";
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, CudaEngineTest,

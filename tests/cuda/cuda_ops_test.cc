@@ -264,11 +264,19 @@ TEST(CudaOps, NormBySumsMatchesCpu) {
     float* d_y = PoisonedDevice<float>(*gpu, c.rows * c.n);
     gpu->RmsNormBySums(d_x, WeightVector{d_w, c.n}, c.rows, c.n, d_total, c.n_total, 1e-6f, d_y);
     const double err = NormalisedError(want, FromDevice(*gpu, d_y, c.rows * c.n));
+    // The weight alone (the norm around which minimax-m2's decode attention runs).
+    std::vector<float> want_weighted(x.size());
+    cpu.MulWeight(x.data(), WeightVector{w.data(), c.n}, c.rows, c.n, want_weighted.data());
+    float* d_weighted = PoisonedDevice<float>(*gpu, c.rows * c.n);
+    gpu->MulWeight(d_x, WeightVector{d_w, c.n}, c.rows, c.n, d_weighted);
+    const double weight_err = NormalisedError(want_weighted, FromDevice(*gpu, d_weighted, c.rows * c.n));
     const std::string name = Shape(c.what, {c.rows, c.n});
     Report("sum_sq", name, sums_err, kNormBound);
     Report("norm_sums", name, err, kNormBound);
+    Report("mul_weight", name, weight_err, kExactBound);
     EXPECT_LE(sums_err, kNormBound) << name;
     EXPECT_LE(err, kNormBound) << name;
+    EXPECT_LE(weight_err, kExactBound) << name;
   }
 }
 
@@ -468,6 +476,106 @@ TEST(CudaOps, StoreKvAndAttentionMatchCpu) {
     const std::string name = Shape(c.what, {n_rows, c.n_head, c.head_dim});
     Report("attention", name, err, kSumOrderBound);
     EXPECT_LE(err, kSumOrderBound) << name;
+  }
+}
+
+// A decode step's attention in two halves around q's and k's RMS scales (minimax-m2's
+// whole-projection norm): the GPU's AttentionScores and AttentionFromScores against the
+// CPU's, and both against the usual path (the scaled key stored, Attention of the scaled
+// q). Then Attention of another q at the same places reads the key the second half
+// stored. Splits from 1 to 256 (positions 0 to 9000), a rank's share of heads of 2 and
+// 3 ranks, odd shapes.
+TEST(CudaOps, AttentionAroundQkScalesMatchesCpu) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  struct Case {
+    const char* what;
+    int64_t n_head, n_kv_head, head_dim;
+    KvStorage storage;
+    Rows rows;
+  };
+  const Case cases[] = {
+      {"minimax decode, 1st position", 48, 8, 128, KvStorage::kF16, DecodeRows({0})},
+      {"minimax decode at 31 and 32 (a split's edge)", 48, 8, 128, KvStorage::kF16, DecodeRows({31, 32})},
+      {"minimax rank of 2 at 2999", 24, 4, 128, KvStorage::kF16, DecodeRows({2999})},
+      {"minimax rank of 3 at 9000, f32 cache", 18, 3, 128, KvStorage::kF32, DecodeRows({9000})},
+      {"minimax rank of 3 (2 KV heads), batch of 8", 12, 2, 128, KvStorage::kF16,
+       DecodeRows({5, 4000, 63, 64, 1, 999, 2500, 128})},
+      {"odd: 6/2 heads x 80, f32", 6, 2, 80, KvStorage::kF32, DecodeRows({7, 300})},
+  };
+  uint32_t seed = 730;
+  for (const Case& c : cases) {
+    const int64_t hd = c.head_dim, kv_dim = c.n_kv_head * hd, layer = 1, n_rows = c.rows.n();
+    const int64_t n_ctx = c.rows.ctx_bound() + 3, n_seq = c.rows.n_seq();
+    const KvShape shape{2, n_ctx, c.n_kv_head, hd, c.storage, n_seq};
+    std::vector<std::vector<float>> k, v;
+    for (int64_t s = 0; s < n_seq; ++s) {
+      k.push_back(RandomFloats(n_ctx * kv_dim, ++seed, -2.0f, 2.0f));
+      v.push_back(RandomFloats(n_ctx * kv_dim, ++seed));
+    }
+    const int64_t q_n = n_rows * c.n_head * hd, scores_n = n_rows * c.n_head * n_ctx;
+    const std::vector<float> q = RandomFloats(q_n, ++seed, -2.0f, 2.0f);
+    const std::vector<float> q_after = RandomFloats(q_n, ++seed, -2.0f, 2.0f);
+    const std::vector<float> k_new = RandomFloats(n_rows * kv_dim, ++seed, -2.0f, 2.0f);
+    // Sums of squares of the whole model's q and k rows (totals of 6144 and 1024 values):
+    // scales from about 0.5 to 2.
+    const int64_t q_total = 6144, k_total = 1024;
+    std::vector<float> sums = RandomFloats(2 * n_rows, ++seed, 0.25f, 4.0f);
+    for (int64_t t = 0; t < n_rows; ++t) sums[t] *= q_total, sums[n_rows + t] *= k_total;
+    const float eps = 1e-6f;
+
+    auto fill = [&](Backend& b, auto upload) {
+      for (int64_t s = 0; s < n_seq; ++s) b.StoreKv(layer, s, 0, n_ctx, upload(k[s]), upload(v[s]));
+    };
+    auto host = [](const std::vector<float>& x) { return x.data(); };
+    const RowPlaces cpu_rows = c.rows.On(c.rows.seq.data(), c.rows.pos.data());
+    CpuBackend cpu = MakeCpu();
+    ASSERT_TRUE(cpu.CreateKvCache(shape).ok());
+    fill(cpu, host);
+    std::vector<float> scores(static_cast<size_t>(scores_n)), want(q_n), want_after(q_n);
+    cpu.AttentionScores(layer, q.data(), c.n_head, cpu_rows, scores.data());
+    cpu.AttentionFromScores(layer, q.data(), k_new.data(), c.n_head, cpu_rows,
+                            QkScales{sums.data(), q_total, k_total, eps}, scores.data(), want.data());
+    cpu.Attention(layer, q_after.data(), c.n_head, cpu_rows, want_after.data());
+
+    // The usual path on the CPU: q and k scaled first, the key stored, one attention.
+    CpuBackend fused = MakeCpu();
+    ASSERT_TRUE(fused.CreateKvCache(shape).ok());
+    fill(fused, host);
+    std::vector<float> q_scaled(q_n), k_scaled(k_new.size()), want_fused(q_n);
+    fused.RmsNormBySums(q.data(), WeightVector{}, n_rows, c.n_head * hd, sums.data(), q_total, eps, q_scaled.data());
+    fused.RmsNormBySums(k_new.data(), WeightVector{}, n_rows, kv_dim, sums.data() + n_rows, k_total, eps,
+                        k_scaled.data());
+    for (int64_t t = 0; t < n_rows; ++t) {
+      const int64_t s = c.rows.seq[t], p = c.rows.pos[t];
+      fused.StoreKv(layer, s, p, 1, k_scaled.data() + t * kv_dim, v[s].data() + p * kv_dim);
+    }
+    fused.Attention(layer, q_scaled.data(), c.n_head, cpu_rows, want_fused.data());
+
+    auto gpu = MakeCudaBackend();
+    ASSERT_TRUE(gpu);
+    ASSERT_TRUE(gpu->CreateKvCache(shape).ok());
+    fill(*gpu, [&](const std::vector<float>& x) { return ToDevice(*gpu, x); });
+    const RowPlaces gpu_rows = c.rows.On(ToDevice(*gpu, c.rows.seq), ToDevice(*gpu, c.rows.pos));
+    const float* d_q = ToDevice(*gpu, q);
+    float* d_scores = PoisonedDevice<float>(*gpu, scores_n);
+    float* d_out = PoisonedDevice<float>(*gpu, q_n);
+    float* d_after = PoisonedDevice<float>(*gpu, q_n);
+    gpu->AttentionScores(layer, d_q, c.n_head, gpu_rows, d_scores);
+    gpu->AttentionFromScores(layer, d_q, ToDevice(*gpu, k_new), c.n_head, gpu_rows,
+                             QkScales{ToDevice(*gpu, sums), q_total, k_total, eps}, d_scores, d_out);
+    gpu->Attention(layer, ToDevice(*gpu, q_after), c.n_head, gpu_rows, d_after);
+
+    const std::vector<float> got = FromDevice(*gpu, d_out, q_n);
+    const std::string name = Shape(c.what, {n_rows, c.n_head, hd});
+    const double err = NormalisedError(want, got);
+    const double fused_err = NormalisedError(want_fused, got);
+    const double after_err = NormalisedError(want_after, FromDevice(*gpu, d_after, q_n));
+    Report("halves", name, err, kSumOrderBound);
+    Report("vs fused", name, fused_err, kSumOrderBound);
+    Report("key read", name, after_err, kSumOrderBound);
+    EXPECT_LE(err, kSumOrderBound) << name;
+    EXPECT_LE(fused_err, kSumOrderBound) << name << ": the two halves are not the usual attention";
+    EXPECT_LE(after_err, kSumOrderBound) << name << ": the stored key differs";
   }
 }
 

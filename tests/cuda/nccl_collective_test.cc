@@ -16,6 +16,8 @@
 #include <thread>
 #include <vector>
 
+#include "kernels/cuda/cuda_check.h"
+
 #include "net/nccl_watchdog.h"
 
 namespace tandem {
@@ -171,9 +173,14 @@ TEST_F(NcclOneRankTest, CollectivesReplayInACudaGraph) {
   constexpr int64_t kEmbd = 3072, kSummary = 6;
   DeviceFloats hidden(kEmbd), qk(2), word(3), send(kSummary), recv(kSummary);
   const int64_t counts[] = {kSummary};
+  // The q/k sums' all-reduce forks onto the side stream while the main stream copies.
+  DeviceFloats other(kEmbd);
   auto step = [&]() -> Status {
     TANDEM_TRY(group_->AllReduceSum(hidden.get(), kEmbd));
-    TANDEM_TRY(group_->AllReduceSum(qk.get(), 2));
+    TANDEM_TRY(group_->StartAllReduceSum(qk.get(), 2));
+    TANDEM_CUDA_TRY(cudaMemcpyAsync(other.get(), hidden.get(), kEmbd * sizeof(float), cudaMemcpyDeviceToDevice,
+                                    stream_));
+    TANDEM_TRY(group_->FinishAllReduceSum());
     TANDEM_TRY(group_->AllReduceSum(hidden.get(), kEmbd));
     TANDEM_TRY(group_->Gather(send.get(), counts, recv.get(), 0));
     return group_->Broadcast(word.get(), 12, 0);
@@ -208,6 +215,7 @@ TEST_F(NcclOneRankTest, CollectivesReplayInACudaGraph) {
     ASSERT_CUDA(cudaGraphLaunch(exec, stream_));
     ASSERT_OK(Sync());
     EXPECT_TRUE(SameBits(hidden.Download(), h)) << "replay " << replay;
+    EXPECT_TRUE(SameBits(other.Download(), h)) << "replay " << replay;
     EXPECT_TRUE(SameBits(qk.Download(), q)) << "replay " << replay;
     EXPECT_TRUE(SameBits(word.Download(), w)) << "replay " << replay;
     EXPECT_TRUE(SameBits(recv.Download(), s)) << "replay " << replay << ": the gather's copy did not replay";
@@ -265,7 +273,7 @@ TEST(NcclMultiGpuTest, RanksAgreeBitForBit) {
   auto id = MakeNcclUniqueId();
   ASSERT_TRUE(id.ok()) << id.status().message();
   constexpr int64_t kEmbd = 3072;
-  std::vector<std::vector<float>> inputs, sums(ranks), gathered(ranks), words(ranks);
+  std::vector<std::vector<float>> inputs, sums(ranks), split_sums(ranks), gathered(ranks), words(ranks);
   for (int r = 0; r < ranks; ++r) inputs.push_back(RandomFloats(kEmbd, 1000 + r));
   std::vector<int64_t> counts;
   for (int r = 0; r < ranks; ++r) counts.push_back(5 + r);  // uneven, like vocabulary slices
@@ -279,16 +287,20 @@ TEST(NcclMultiGpuTest, RanksAgreeBitForBit) {
       cudaStreamCreateWithFlags(&stream, cudaStreamNonBlocking);
       auto group = NcclCollective::Connect(*id, r, ranks, stream, NcclOptions{std::chrono::seconds(60)});
       if (!group.ok()) return fail(group.status().message());
-      DeviceFloats data(kEmbd), send(counts[r]), recv(5 * ranks + ranks * (ranks - 1) / 2), word(3);
+      DeviceFloats data(kEmbd), split(kEmbd), send(counts[r]), recv(5 * ranks + ranks * (ranks - 1) / 2), word(3);
       data.Upload(inputs[r]);
+      split.Upload(inputs[r]);
       send.Upload(RandomFloats(counts[r], 2000 + r));
       word.Upload(r == 0 ? std::vector<float>{1.0f, 2.0f, 3.0f} : RandomFloats(3, 3000 + r));
       Status st = (*group)->AllReduceSum(data.get(), kEmbd);
+      if (st.ok()) st = (*group)->StartAllReduceSum(split.get(), kEmbd);  // on the side stream
+      if (st.ok()) st = (*group)->FinishAllReduceSum();
       if (st.ok()) st = (*group)->Gather(send.get(), counts, recv.get(), 0);
       if (st.ok()) st = (*group)->Broadcast(word.get(), 12, 0);
       if (st.ok() && cudaStreamSynchronize(stream) != cudaSuccess) st = Status::Error("sync failed");
       if (!st.ok()) return fail(st.message());
       sums[r] = data.Download();
+      split_sums[r] = split.Download();
       gathered[r] = recv.Download();
       words[r] = word.Download();
       group->reset();
@@ -304,6 +316,7 @@ TEST(NcclMultiGpuTest, RanksAgreeBitForBit) {
   }
   for (int r = 1; r < ranks; ++r) {
     EXPECT_TRUE(SameBits(sums[r], sums[0])) << "rank " << r << "'s sum differs from rank 0's bits";
+    EXPECT_TRUE(SameBits(split_sums[r], sums[0])) << "rank " << r << ": the side stream's sum differs";
     EXPECT_TRUE(SameBits(words[r], words[0])) << "rank " << r;
   }
   std::vector<float> want_gather;

@@ -13,19 +13,18 @@ namespace {
 inline float Load(const float* p) { return *p; }
 inline float Load(const uint16_t* p) { return F16ToF32(*p); }
 
-// One query head against cache positions [0, n_pos) of one kv head.
-// q, out: [head_dim]; k, v: the cache base, rows of `stride` elements per position.
 template <typename T>
-void AttendOne(const float* q, const T* k, const T* v, int64_t stride, int64_t head_dim, int64_t n_pos,
-               float scale, float* scores, float* out) {
-  float max_score = -INFINITY;
-  for (int64_t p = 0; p < n_pos; ++p) {
-    const T* k_row = k + p * stride;
-    float dot = 0.0f;
-    for (int64_t d = 0; d < head_dim; ++d) dot += q[d] * Load(k_row + d);
-    scores[p] = dot * scale;
-    max_score = std::max(max_score, scores[p]);
-  }
+float Dot(const float* q, const T* k_row, int64_t head_dim) {
+  float dot = 0.0f;
+  for (int64_t d = 0; d < head_dim; ++d) dot += q[d] * Load(k_row + d);
+  return dot;
+}
+
+// out: [head_dim] = softmax(scores[0, n_pos)) times the rows of v (the cache base, rows of
+// `stride` elements per position); scores are overwritten.
+template <typename T>
+void WeighValues(float* scores, int64_t n_pos, const T* v, int64_t stride, int64_t head_dim, float* out) {
+  const float max_score = *std::max_element(scores, scores + n_pos);
   double sum = 0.0;
   for (int64_t p = 0; p < n_pos; ++p) {
     scores[p] = std::exp(scores[p] - max_score);
@@ -38,6 +37,51 @@ void AttendOne(const float* q, const T* k, const T* v, int64_t stride, int64_t h
     const float weight = scores[p] * inv_sum;
     for (int64_t d = 0; d < head_dim; ++d) out[d] += weight * Load(v_row + d);
   }
+}
+
+// One query head against cache positions [0, n_pos) of one kv head.
+// q, out: [head_dim]; k, v: the cache base, rows of `stride` elements per position.
+template <typename T>
+void AttendOne(const float* q, const T* k, const T* v, int64_t stride, int64_t head_dim, int64_t n_pos,
+               float scale, float* scores, float* out) {
+  for (int64_t p = 0; p < n_pos; ++p) scores[p] = Dot(q, k + p * stride, head_dim) * scale;
+  WeighValues(scores, n_pos, v, stride, head_dim, out);
+}
+
+// Runs body(h) for each query head h, on the pool when there is one.
+template <typename Body>
+void EachHead(int64_t n_head, ThreadPool* pool, const Body& body) {
+  auto heads = [&](int64_t begin, int64_t end) {
+    for (int64_t h = begin; h < end; ++h) body(h);
+  };
+  if (pool) {
+    pool->ParallelFor(n_head, heads);
+  } else {
+    heads(0, n_head);
+  }
+}
+
+template <typename T>
+void Scores(const float* q, int64_t n_head, const KvView& k, int64_t begin, int64_t end, float* scores,
+            int64_t stride, ThreadPool* pool) {
+  const int64_t head_dim = k.head_dim, group = n_head / k.n_kv_head, row = k.n_kv_head * head_dim;
+  const T* k_data = static_cast<const T*>(k.data);
+  EachHead(n_head, pool, [&](int64_t h) {
+    const T* k_head = k_data + h / group * head_dim;
+    for (int64_t p = begin; p < end; ++p) scores[h * stride + p] = Dot(q + h * head_dim, k_head + p * row, head_dim);
+  });
+}
+
+template <typename T>
+void FromScores(const float* scores, int64_t stride, float scale, int64_t n_head, const KvView& v, int64_t n_pos,
+                float* out, ThreadPool* pool) {
+  const int64_t head_dim = v.head_dim, group = n_head / v.n_kv_head, row = v.n_kv_head * head_dim;
+  const T* v_data = static_cast<const T*>(v.data);
+  EachHead(n_head, pool, [&](int64_t h) {
+    std::vector<float> scaled(static_cast<size_t>(n_pos));
+    for (int64_t p = 0; p < n_pos; ++p) scaled[p] = scores[h * stride + p] * scale;
+    WeighValues(scaled.data(), n_pos, v_data + h / group * head_dim, row, head_dim, out + h * head_dim);
+  });
 }
 
 template <typename T>
@@ -76,6 +120,26 @@ void AttentionPrefill(const float* q, int64_t n_tokens, int64_t n_head, int64_t 
     Attend<uint16_t>(q, n_tokens, n_head, p0, k, v, out, pool);
   } else {
     Attend<float>(q, n_tokens, n_head, p0, k, v, out, pool);
+  }
+}
+
+void AttentionScores(const float* q, int64_t n_head, const KvView& k, int64_t begin, int64_t end, float* scores,
+                     int64_t stride, ThreadPool* pool) {
+  assert(k.n_kv_head > 0 && n_head % k.n_kv_head == 0 && 0 <= begin && begin <= end && end <= stride);
+  if (k.storage == KvStorage::kF16) {
+    Scores<uint16_t>(q, n_head, k, begin, end, scores, stride, pool);
+  } else {
+    Scores<float>(q, n_head, k, begin, end, scores, stride, pool);
+  }
+}
+
+void AttentionFromScores(const float* scores, int64_t stride, float scale, int64_t n_head, const KvView& v,
+                         int64_t n_pos, float* out, ThreadPool* pool) {
+  assert(v.n_kv_head > 0 && n_head % v.n_kv_head == 0 && 0 < n_pos && n_pos <= stride);
+  if (v.storage == KvStorage::kF16) {
+    FromScores<uint16_t>(scores, stride, scale, n_head, v, n_pos, out, pool);
+  } else {
+    FromScores<float>(scores, stride, scale, n_head, v, n_pos, out, pool);
   }
 }
 

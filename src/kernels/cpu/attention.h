@@ -32,4 +32,19 @@ void AttentionDecode(const float* q, int64_t n_head, const KvView& k, const KvVi
 void AttentionPrefill(const float* q, int64_t n_tokens, int64_t n_head, int64_t p0, const KvView& k,
                       const KvView& v, float* out, ThreadPool* pool);
 
+// One decode query's attention in two halves, around a scale of q not known at first
+// (minimax-m2's whole-projection q norm, all-reduced meanwhile): the raw scores, then the
+// softmax of the scaled scores and the weighted V. Scaling q by c scales every score by c,
+// so AttentionFromScores(scale = c / sqrt(head_dim)) after AttentionScores equals
+// AttentionDecode of c * q up to rounding.
+//
+// scores[h * stride + p] = q[h] . k[p] for each query head h and positions p in
+// [begin, end); q: [n_head, head_dim] f32.
+void AttentionScores(const float* q, int64_t n_head, const KvView& k, int64_t begin, int64_t end, float* scores,
+                     int64_t stride, ThreadPool* pool);
+// out[h]: [head_dim] = sum over positions p < n_pos of softmax_p(scores[h * stride + p] *
+// scale) v[p]; out: [n_head, head_dim] f32.
+void AttentionFromScores(const float* scores, int64_t stride, float scale, int64_t n_head, const KvView& v,
+                         int64_t n_pos, float* out, ThreadPool* pool);
+
 }  // namespace tandem

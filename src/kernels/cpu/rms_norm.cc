@@ -10,10 +10,14 @@ double SumSquares(const float* x, int64_t n) {
   return sum;
 }
 
+float RmsScale(double sum_squares, int64_t n_total, float eps) {
+  const float mean = static_cast<float>(sum_squares / static_cast<double>(n_total));
+  return 1.0f / std::sqrt(mean + eps);
+}
+
 void RmsNormApply(const float* x, const float* w, int64_t n, double sum_squares, int64_t n_total, float eps,
                   float* y) {
-  const float mean = static_cast<float>(sum_squares / static_cast<double>(n_total));
-  const float scale = 1.0f / std::sqrt(mean + eps);
+  const float scale = RmsScale(sum_squares, n_total, eps);
   for (int64_t i = 0; i < n; ++i) {
     const float v = x[i] * scale;
     y[i] = w ? v * w[i] : v;

@@ -11,6 +11,9 @@ namespace tandem {
 // sum_i x[i]^2, each f32 square accumulated in double. x: [n] f32.
 double SumSquares(const float* x, int64_t n);
 
+// 1 / sqrt(sum_squares / n_total + eps), rounded as RmsNormApply rounds it.
+float RmsScale(double sum_squares, int64_t n_total, float eps);
+
 // y = x * (1 / sqrt(sum_squares / n_total + eps)) * w; x, y: [n] f32 (y may be x);
 // w: [n] f32 or nullptr (no weight). n_total is the length of the whole (unsharded) vector.
 void RmsNormApply(const float* x, const float* w, int64_t n, double sum_squares, int64_t n_total, float eps,

@@ -2,7 +2,9 @@
 // shared memory and writes, for each (token,
 // query head, split), the chunk's running max m, sum l = sum exp(s - m) and acc =
 // sum exp(s - m) v; MergeSplitsKernel joins the splits as sum_s e^(m_s - M) acc_s /
-// sum_s e^(m_s - M) l_s.
+// sum_s e^(m_s - M) l_s. The two halves of AttentionScores / AttentionFromScores are the
+// same kernel in another Pass: the first stages only K and writes the raw scores, the
+// second stages only V and reads them back.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -11,6 +13,7 @@
 
 #include "kernels/cuda/attention.h"
 #include "kernels/cuda/launch_after_previous.cuh"
+#include "kernels/cuda/rms_norm_math.cuh"
 #include "kernels/cuda/warp_reduce.cuh"
 
 namespace tandem {
@@ -23,6 +26,15 @@ constexpr int kSharedLimit = 48 * 1024;                 // bytes a block may tak
 
 __device__ __forceinline__ float ToFloat(float x) { return x; }
 __device__ __forceinline__ float ToFloat(__half x) { return __half2float(x); }
+__device__ __forceinline__ void FromFloat(float x, float* out) { *out = x; }
+__device__ __forceinline__ void FromFloat(float x, __half* out) { *out = __float2half_rn(x); }
+
+// What a launch of AttendChunkKernel does.
+enum class Pass {
+  kWhole,       // AttentionCausal: scores, softmax and V in one pass
+  kScores,      // AttentionScores: raw scores of the cached positions into global memory
+  kFromScores,  // AttentionFromScores: the new key, then softmax and V of the scaled scores
+};
 
 // q[0..n) . k[0..n) for the n = 16 / sizeof(KV) elements of one 16-byte word of k, plus acc.
 __device__ __forceinline__ float Dot16(const float* q, const float* k, float acc) {
@@ -49,11 +61,17 @@ __host__ __device__ constexpr int StagedPitch(int head_dim) {
   return head_dim + 16 / static_cast<int>(sizeof(KV));
 }
 
+// Tiles a block of the pass stages: K and V, or only one of them.
+constexpr int StagedTiles(Pass pass) { return pass == Pass::kWhole ? 2 : 1; }
+
 // Shared memory of a block staging `tile` positions (AttendChunkKernel's layout), bytes.
-template <typename KV>
+// kScores keeps only its K tile and q: half the bytes, twice the blocks per SM.
+template <typename KV, Pass kPass>
 size_t ChunkSharedBytes(int tile, int group, int head_dim) {
-  return 2 * static_cast<size_t>(tile) * StagedPitch<KV>(head_dim) * sizeof(KV) +
-         sizeof(float) * (2 * static_cast<size_t>(group) * head_dim + static_cast<size_t>(group) * tile + 3 * group);
+  const size_t g = static_cast<size_t>(group), hd = static_cast<size_t>(head_dim);
+  const size_t softmax_floats = kPass == Pass::kScores ? 0 : g * hd + g * static_cast<size_t>(tile) + 3 * g;
+  return StagedTiles(kPass) * static_cast<size_t>(tile) * StagedPitch<KV>(head_dim) * sizeof(KV) +
+         sizeof(float) * (g * hd + softmax_floats);
 }
 
 struct ChunkArgs {
@@ -67,13 +85,21 @@ struct ChunkArgs {
   float scale;                             // 1 / sqrt(head_dim)
   float* part_acc;                         // [n_tokens, n_head, splits, head_dim]
   float* part_ml;                          // [n_tokens, n_head, splits, 2]
+  // The two halves (AttentionArgs' fields of the same names, for the launch's rows):
+  float* scores;                           // [n_tokens, n_head, score_stride]
+  int64_t score_stride;
+  const float* k_new;                      // [n_tokens, n_kv_head, head_dim]
+  const float* q_sums;                     // [n_tokens]
+  const float* k_sums;                     // [n_tokens]
+  int64_t q_total, k_total;
+  float eps;
 };
 
 // Rows [0, n) of K and of V (row p at k / v + p * row_stride elements, hd of them) into
-// ks / vs (row p at + p * pitch), 16 bytes per load where the rows allow it. Each thread
-// issues kBatch loads of K and of V before it stores any, so a tile costs about one round
-// trip to memory instead of one per load.
-template <typename KV>
+// ks / vs (row p at + p * pitch), 16 bytes per load where the rows allow it; only K or
+// only V as kStageK / kStageV say. Each thread issues kBatch loads of K and of V before
+// it stores any, so a tile costs about one round trip to memory instead of one per load.
+template <typename KV, bool kStageK, bool kStageV>
 __device__ __forceinline__ void StageRows(const KV* __restrict__ k, const KV* __restrict__ v, int64_t row_stride,
                                           int n, int hd, int pitch, KV* ks, KV* vs) {
   constexpr int kPer16 = 16 / sizeof(KV);
@@ -87,8 +113,8 @@ __device__ __forceinline__ void StageRows(const KV* __restrict__ k, const KV* __
         const int i = base + b * kThreads;
         if (i < total) {
           const int p = i / chunks, c = i - p * chunks;
-          kw[b] = __ldg(reinterpret_cast<const uint4*>(k + p * row_stride) + c);
-          vw[b] = __ldg(reinterpret_cast<const uint4*>(v + p * row_stride) + c);
+          if (kStageK) kw[b] = __ldg(reinterpret_cast<const uint4*>(k + p * row_stride) + c);
+          if (kStageV) vw[b] = __ldg(reinterpret_cast<const uint4*>(v + p * row_stride) + c);
         }
       }
 #pragma unroll
@@ -96,16 +122,16 @@ __device__ __forceinline__ void StageRows(const KV* __restrict__ k, const KV* __
         const int i = base + b * kThreads;
         if (i < total) {
           const int p = i / chunks, c = i - p * chunks;
-          *reinterpret_cast<uint4*>(ks + p * pitch + c * kPer16) = kw[b];
-          *reinterpret_cast<uint4*>(vs + p * pitch + c * kPer16) = vw[b];
+          if (kStageK) *reinterpret_cast<uint4*>(ks + p * pitch + c * kPer16) = kw[b];
+          if (kStageV) *reinterpret_cast<uint4*>(vs + p * pitch + c * kPer16) = vw[b];
         }
       }
     }
   } else {
     for (int i = threadIdx.x; i < n * hd; i += kThreads) {
       const int p = i / hd, d = i - p * hd;
-      ks[p * pitch + d] = k[p * row_stride + d];
-      vs[p * pitch + d] = v[p * row_stride + d];
+      if (kStageK) ks[p * pitch + d] = k[p * row_stride + d];
+      if (kStageV) vs[p * pitch + d] = v[p * row_stride + d];
     }
   }
 }
@@ -169,23 +195,59 @@ __device__ __forceinline__ void WeightedV(const KV* vs, int pitch, int n, const 
   }
 }
 
+// q_row . k_row over hd values, k_row in shared memory.
+template <typename KV>
+__device__ __forceinline__ float DotStaged(const float* q_row, const KV* k_row, int hd) {
+  constexpr int kPer16 = 16 / sizeof(KV);
+  float dot = 0.0f;
+  if (hd % kPer16 == 0) {
+    for (int d = 0; d < hd; d += kPer16) dot = Dot16(q_row + d, k_row + d, dot);
+  } else {
+    for (int d = 0; d < hd; ++d) dot = fmaf(q_row[d], ToFloat(k_row[d]), dot);
+  }
+  return dot;
+}
+
+// kFromScores, in the block whose chunk holds row t's own position: the row's key for KV
+// head g scaled, rounded to the cache's type, stored, and scored against the group's
+// query heads into the global scores, all in the unscaled units of kScores'.
+template <typename KV>
+__device__ void StoreNewKey(const ChunkArgs& a, int t, int g, const float* qs, KV* k_cache_row, KV* staged,
+                            float* scores_at_pos) {
+  const int hd = a.head_dim;
+  const float k_scale = cuda_detail::RmsScale(static_cast<double>(a.k_sums[t]), a.k_total, a.eps);
+  const float* k_row = a.k_new + (static_cast<int64_t>(t) * a.n_kv_head + g) * hd;
+  for (int d = threadIdx.x; d < hd; d += kThreads) {
+    FromFloat(cuda_detail::RmsApply(k_row[d], k_scale, nullptr, d), &staged[d]);
+    k_cache_row[d] = staged[d];
+  }
+  __syncthreads();
+  for (int h = threadIdx.x; h < a.group; h += kThreads) {
+    scores_at_pos[static_cast<int64_t>(h) * a.score_stride] = DotStaged(qs + h * hd, staged, hd);
+  }
+  __syncthreads();  // the block reads these scores back with the others
+}
+
 // Block (split s, KV head g, row t). Each round stages `tile` positions of K and V in
 // shared memory, scores them for every query head of the GQA group (a thread per (head,
 // position)), updates the online softmax (a warp per head) and adds the weighted V (a
 // thread per (head, dim)). Shared: K and V tiles [tile, pitch], q of the group [group,
 // head_dim], acc [group, head_dim], scores [group, tile], per head m, l and the round's
-// correction.
-template <typename KV>
-__global__ void __launch_bounds__(kThreads) AttendChunkKernel(ChunkArgs a, const KV* __restrict__ k,
+// correction. kScores stops after the scores (its chunk ends before the row's own
+// position, whose key is not final yet) and has only the K tile and q; kFromScores reads
+// the scores instead of K and has no K tile.
+template <typename KV, Pass kPass>
+__global__ void __launch_bounds__(kThreads) AttendChunkKernel(ChunkArgs a, KV* __restrict__ k,
                                                              const KV* __restrict__ v) {
   cuda_detail::StartAfterPreviousKernel();
   extern __shared__ __align__(16) uint8_t shared_bytes[];
   const int s = blockIdx.x, g = blockIdx.y, t = blockIdx.z;
   const int hd = a.head_dim, G = a.group, tile_max = a.tile;
   const int pitch = StagedPitch<KV>(hd);
-  KV* ks = reinterpret_cast<KV*>(shared_bytes);                     // [tile, pitch]
-  KV* vs = ks + tile_max * pitch;                                    // [tile, pitch]
-  float* qs = reinterpret_cast<float*>(vs + tile_max * pitch);       // [G * hd]
+  // The tiles a pass stages, then q, then (but in kScores) the softmax's state.
+  KV* ks = reinterpret_cast<KV*>(shared_bytes);                               // [tile, pitch]
+  KV* vs = kPass == Pass::kWhole ? ks + tile_max * pitch : ks;                // [tile, pitch]
+  float* qs = reinterpret_cast<float*>(ks + StagedTiles(kPass) * tile_max * pitch);  // [G * hd]
   float* acc = qs + G * hd;                                          // [G * hd]
   float* scores = acc + G * hd;                                      // [G * tile]
   float* m = scores + G * tile_max;                                  // [G]
@@ -193,44 +255,56 @@ __global__ void __launch_bounds__(kThreads) AttendChunkKernel(ChunkArgs a, const
   float* corr = l + G;                                               // [G]
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
 
-  const float* q_group = a.q + (static_cast<int64_t>(t) * a.n_head + static_cast<int64_t>(g) * G) * hd;
-  for (int i = threadIdx.x; i < G * hd; i += kThreads) {
-    qs[i] = q_group[i];
-    acc[i] = 0.0f;
-  }
-  for (int h = threadIdx.x; h < G; h += kThreads) {
-    m[h] = -INFINITY;
-    l[h] = 0.0f;
+  const int64_t first_head = static_cast<int64_t>(t) * a.n_head + static_cast<int64_t>(g) * G;
+  const float* q_group = a.q + first_head * hd;
+  for (int i = threadIdx.x; i < G * hd; i += kThreads) qs[i] = q_group[i];
+  if constexpr (kPass != Pass::kScores) {
+    for (int i = threadIdx.x; i < G * hd; i += kThreads) acc[i] = 0.0f;
+    for (int h = threadIdx.x; h < G; h += kThreads) {
+      m[h] = -INFINITY;
+      l[h] = 0.0f;
+    }
   }
 
-  const int64_t n_pos = static_cast<int64_t>(a.pos[t]) + 1;
+  const int64_t own_pos = a.pos[t];
+  const int64_t n_pos = own_pos + 1;
   const int64_t chunk = (n_pos + a.splits - 1) / a.splits;
   const int64_t begin = static_cast<int64_t>(s) * chunk;
-  const int64_t end = min(begin + chunk, n_pos);
+  const int64_t end = min(begin + chunk, kPass == Pass::kScores ? own_pos : n_pos);
   const int64_t row_stride = static_cast<int64_t>(a.n_kv_head) * hd;  // elements per position
   const int64_t head_at = a.seq[t] * a.seq_stride + static_cast<int64_t>(g) * hd;
-  const KV* k_head = k + head_at;
+  KV* k_head = k + head_at;
   const KV* v_head = v + head_at;
+  float* global_scores = kPass == Pass::kWhole ? nullptr : a.scores + first_head * a.score_stride;  // [G, stride]
+  float scale = a.scale;
+  if constexpr (kPass == Pass::kFromScores) {
+    scale = __fmul_rn(a.scale, cuda_detail::RmsScale(static_cast<double>(a.q_sums[t]), a.q_total, a.eps));
+    __syncthreads();  // qs is loaded
+    if (begin <= own_pos && own_pos < end) {
+      StoreNewKey(a, t, g, qs, k_head + own_pos * row_stride, vs, global_scores + own_pos);  // vs: free yet
+    }
+  }
 
   for (int64_t tile = begin; tile < end; tile += tile_max) {
     const int n = static_cast<int>(end - tile < tile_max ? end - tile : tile_max);
     __syncthreads();  // the previous round is done with the tiles (and q, m, l are set)
-    StageRows(k_head + tile * row_stride, v_head + tile * row_stride, row_stride, n, hd, pitch, ks, vs);
+    StageRows<KV, kPass != Pass::kFromScores, kPass != Pass::kScores>(k_head + tile * row_stride,
+                                                                       v_head + tile * row_stride, row_stride, n, hd,
+                                                                       pitch, ks, vs);
     __syncthreads();
-    // Scores: a thread per (head, position); a warp's positions share a head, so q is a broadcast.
+    // Scores: a thread per (head, position); a warp's positions share a head, so q is a
+    // broadcast (and the global scores' reads and writes are coalesced).
     for (int i = threadIdx.x; i < G * n; i += kThreads) {
       const int h = i / n, p = i - h * n;
-      const KV* k_row = ks + p * pitch;
-      const float* q_row = qs + h * hd;
-      float dot = 0.0f;
-      constexpr int kPer16 = 16 / sizeof(KV);
-      if (hd % kPer16 == 0) {
-        for (int d = 0; d < hd; d += kPer16) dot = Dot16(q_row + d, k_row + d, dot);
+      if constexpr (kPass == Pass::kWhole) {
+        scores[h * tile_max + p] = DotStaged(qs + h * hd, ks + p * pitch, hd) * scale;
+      } else if constexpr (kPass == Pass::kScores) {
+        global_scores[h * a.score_stride + tile + p] = DotStaged(qs + h * hd, ks + p * pitch, hd);
       } else {
-        for (int d = 0; d < hd; ++d) dot = fmaf(q_row[d], ToFloat(k_row[d]), dot);
+        scores[h * tile_max + p] = global_scores[h * a.score_stride + tile + p] * scale;
       }
-      scores[h * tile_max + p] = dot * a.scale;
     }
+    if constexpr (kPass == Pass::kScores) continue;
     __syncthreads();
     // Online softmax: a warp per head rescales its running sums.
     for (int h = warp; h < G; h += kWarps) {
@@ -255,18 +329,17 @@ __global__ void __launch_bounds__(kThreads) AttendChunkKernel(ChunkArgs a, const
     __syncthreads();
     WeightedV(vs, pitch, n, scores, tile_max, corr, G, hd, acc);
   }
+  if constexpr (kPass == Pass::kScores) return;
   __syncthreads();
 
   // Partials; an empty chunk (past this token's positions) writes m = -inf, l = 0.
   for (int i = threadIdx.x; i < G * hd; i += kThreads) {
     const int h = i / hd, d = i - h * hd;
-    const int64_t head = static_cast<int64_t>(t) * a.n_head + static_cast<int64_t>(g) * G + h;
-    a.part_acc[(head * a.splits + s) * hd + d] = acc[i];
+    a.part_acc[((first_head + h) * a.splits + s) * hd + d] = acc[i];
   }
   for (int h = threadIdx.x; h < G; h += kThreads) {
-    const int64_t head = static_cast<int64_t>(t) * a.n_head + static_cast<int64_t>(g) * G + h;
-    a.part_ml[(head * a.splits + s) * 2] = m[h];
-    a.part_ml[(head * a.splits + s) * 2 + 1] = l[h];
+    a.part_ml[((first_head + h) * a.splits + s) * 2] = m[h];
+    a.part_ml[((first_head + h) * a.splits + s) * 2 + 1] = l[h];
   }
 }
 
@@ -315,7 +388,9 @@ __global__ void __launch_bounds__(kMergeThreads) MergeSplitsKernel(const float* 
   }
 }
 
-template <typename KV>
+// The two halves split the context alike (the same args give the same splits), so every
+// position's score is written by the block of the second half that reads it.
+template <typename KV, Pass kPass>
 cudaError_t Run(const AttentionArgs& a, cudaStream_t stream) {
   const int hd = static_cast<int>(a.head_dim), G = static_cast<int>(a.n_head / a.n_kv_head);
   // Splits: one per kMinChunk positions, up to kAttentionMaxSplits. A split is one block's
@@ -331,8 +406,8 @@ cudaError_t Run(const AttentionArgs& a, cudaStream_t stream) {
   // Positions staged per round: up to 64, no more than a chunk holds (a smaller block
   // leaves room for more of them on an SM) and no more than the shared memory takes.
   int tile = 64;
-  while (tile > 8 && (tile / 2 >= chunk || ChunkSharedBytes<KV>(tile, G, hd) > kSharedLimit)) tile /= 2;
-  const size_t shared = ChunkSharedBytes<KV>(tile, G, hd);
+  while (tile > 8 && (tile / 2 >= chunk || ChunkSharedBytes<KV, kPass>(tile, G, hd) > kSharedLimit)) tile /= 2;
+  const size_t shared = ChunkSharedBytes<KV, kPass>(tile, G, hd);
   if (shared > kSharedLimit) return cudaErrorInvalidValue;
   const int64_t rows_per_launch = std::max<int64_t>(1, a.scratch_floats / (per_head * splits));
 
@@ -345,6 +420,10 @@ cudaError_t Run(const AttentionArgs& a, cudaStream_t stream) {
   c.splits = static_cast<int>(splits);
   c.scale = 1.0f / std::sqrt(static_cast<float>(hd));
   c.seq_stride = a.seq_stride;
+  c.score_stride = a.score_stride;
+  c.q_total = a.q_total;
+  c.k_total = a.k_total;
+  c.eps = a.eps;
   for (int64_t t0 = 0; t0 < a.n_rows; t0 += rows_per_launch) {
     const int64_t n = std::min(rows_per_launch, a.n_rows - t0);
     c.q = a.q + t0 * a.n_head * hd;
@@ -352,12 +431,20 @@ cudaError_t Run(const AttentionArgs& a, cudaStream_t stream) {
     c.pos = a.pos + t0;
     c.part_acc = a.scratch;
     c.part_ml = a.scratch + n * a.n_head * splits * hd;
+    if (kPass != Pass::kWhole) {
+      c.scores = a.scores + t0 * a.n_head * a.score_stride;
+      c.k_new = a.k_new + t0 * a.n_kv_head * hd;
+      c.q_sums = a.sums + t0;
+      c.k_sums = a.sums + a.n_rows + t0;
+    }
     const dim3 grid(static_cast<unsigned>(splits), static_cast<unsigned>(a.n_kv_head), static_cast<unsigned>(n));
-    if (cudaError_t err = cuda_detail::LaunchAfterPrevious(AttendChunkKernel<KV>, grid, kThreads, shared, stream, c,
-                                                           static_cast<const KV*>(a.k), static_cast<const KV*>(a.v));
+    if (cudaError_t err =
+            cuda_detail::LaunchAfterPrevious(AttendChunkKernel<KV, kPass>, grid, kThreads, shared, stream, c,
+                                             static_cast<KV*>(a.k), static_cast<const KV*>(a.v));
         err != cudaSuccess) {
       return err;
     }
+    if (kPass == Pass::kScores) continue;
     if (cudaError_t err =
             cuda_detail::LaunchAfterPrevious(MergeSplitsKernel,
                                              dim3(static_cast<unsigned>(n * a.n_head),
@@ -371,14 +458,27 @@ cudaError_t Run(const AttentionArgs& a, cudaStream_t stream) {
   return cudaSuccess;
 }
 
-}  // namespace
-
-cudaError_t AttentionCausal(const AttentionArgs& a, cudaStream_t stream) {
+template <Pass kPass>
+cudaError_t RunPass(const AttentionArgs& a, cudaStream_t stream) {
   if (a.n_rows <= 0) return cudaSuccess;
   if (a.head_dim <= 0 || a.head_dim > kAttentionMaxHeadDim || a.n_kv_head <= 0 || a.n_head % a.n_kv_head != 0) {
     return cudaErrorInvalidValue;
   }
-  return a.f16 ? Run<__half>(a, stream) : Run<float>(a, stream);
+  if (kPass != Pass::kWhole && (a.scores == nullptr || a.score_stride < 1)) return cudaErrorInvalidValue;
+  if (kPass == Pass::kFromScores && (a.k_new == nullptr || a.sums == nullptr || a.q_total < 1 || a.k_total < 1)) {
+    return cudaErrorInvalidValue;
+  }
+  return a.f16 ? Run<__half, kPass>(a, stream) : Run<float, kPass>(a, stream);
+}
+
+}  // namespace
+
+cudaError_t AttentionCausal(const AttentionArgs& a, cudaStream_t stream) { return RunPass<Pass::kWhole>(a, stream); }
+
+cudaError_t AttentionScores(const AttentionArgs& a, cudaStream_t stream) { return RunPass<Pass::kScores>(a, stream); }
+
+cudaError_t AttentionFromScores(const AttentionArgs& a, cudaStream_t stream) {
+  return RunPass<Pass::kFromScores>(a, stream);
 }
 
 }  // namespace tandem
