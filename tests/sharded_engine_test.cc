@@ -13,6 +13,7 @@
 
 #include "coordinator/batch_scheduler.h"
 #include "coordinator/local_cluster.h"
+#include "coordinator/local_collective.h"
 #include "engine/generate.h"
 #include "sharding_models.h"
 
@@ -388,6 +389,32 @@ TEST(ShardedEngineOverlap, AttentionAroundTheQkNormMatchesOneRank) {
       }
     }
   }
+}
+
+// Where a LocalCluster's ranks run: CPU ranks and a lone CUDA rank need no GPU each;
+// CUDA ranks own one only where the machine has them (this one may have none: the test
+// asks for one more than it has), and `own` says why not.
+TEST(LocalPlacement, RanksOwnGpusOnlyWhereTheMachineHasThem) {
+  EXPECT_FALSE(ParseRankGpus("many").ok());
+  EngineOptions cpu;
+  cpu.cuda_device = 0;
+  auto p = PlaceRanks(cpu, 3, RankGpus::kOwn);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_FALSE(p->own_gpus) << "CPU ranks own no GPU";
+  EngineOptions cuda;
+  cuda.backend = "cuda";
+  cuda.cuda_device = 64;  // GPUs 64 and 65: beyond any machine
+  p = PlaceRanks(cuda, 1, RankGpus::kOwn);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_EQ(p->devices, std::vector<int>{64});
+  p = PlaceRanks(cuda, 2, RankGpus::kAuto);
+  ASSERT_TRUE(p.ok()) << p.status().message();
+  EXPECT_FALSE(p->own_gpus);
+  EXPECT_EQ(p->devices, (std::vector<int>{64, 64})) << "auto shares --device when the GPUs are missing";
+  p = PlaceRanks(cuda, 2, RankGpus::kOwn);
+  ASSERT_FALSE(p.ok());
+  EXPECT_NE(p.status().message().find("GPUs 64..65 need 66 GPUs"), std::string::npos) << p.status().message();
+  EXPECT_NE(p.status().message().find("--gpus shared"), std::string::npos) << p.status().message();
 }
 
 TEST(ShardedEngineErrors, PlansThatCannotSplitAreExplained) {

@@ -3,7 +3,7 @@
 
 namespace tandem::bench {
 
-std::vector<BackendResult> BenchNccl(const std::vector<CommMessage>&, const TimingOptions&, int) {
+std::vector<BackendResult> BenchNccl(const std::vector<CommMessage>&, const TimingOptions&, int, int) {
   return {{"nccl", 1, {}, "this build has no CUDA/NCCL (configure with nvcc and NCCL present)"}};
 }
 

@@ -31,7 +31,7 @@ Expected<DecodeBenchResult> RunDecodeBench(const DecodeBenchOptions& o) {
   engine.n_ctx = std::max(engine.n_ctx, o.depth + o.tokens + 2);
   engine.n_seq = o.batch;
   TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<LocalCluster> cluster,
-                          LocalCluster::Load(o.model_path, o.ranks, engine, o.moe_split));
+                          LocalCluster::Load(o.model_path, o.ranks, engine, o.moe_split, o.gpus));
   const ModelShape& s = cluster->rank(0).config().shape;
   DecodeBenchResult r;
   r.arch = std::string(ArchName(s.arch));
@@ -39,6 +39,7 @@ Expected<DecodeBenchResult> RunDecodeBench(const DecodeBenchOptions& o) {
   r.ranks = o.ranks;
   r.backend = engine.backend;
   r.overlap_qk_norm = engine.overlap_qk_norm;
+  r.collective = cluster->collective_name();
   r.depth = o.depth;
   r.tokens = o.tokens;
   r.batch = o.batch;
@@ -115,6 +116,7 @@ std::string FormatDecodeResult(const DecodeBenchResult& r) {
   const double gib = 1024.0 * 1024 * 1024;
   std::string out = fmt::format("{} ({} layers) on {} {} rank(s), batch {}, depth {} (synthetic KV), {} tokens decoded",
                                 r.arch, r.layers, r.ranks, r.backend, r.batch, r.depth, r.tokens);
+  if (r.ranks > 1) out += fmt::format(", ranks joined by {}", r.collective);
   if (r.overlap_qk_norm) out += fmt::format(", q/k norm overlap {}", *r.overlap_qk_norm ? "on" : "off");
   if (r.batch > 1) {
     out += fmt::format(" per sequence\n  decode   {:.2f} tok/s in all, {:.2f} tok/s per sequence ({:.2f} ms/step)\n",

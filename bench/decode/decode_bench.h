@@ -8,6 +8,7 @@
 #include <string>
 
 #include "common/status.h"
+#include "coordinator/local_collective.h"
 #include "coordinator/shard_planner.h"
 #include "engine/engine.h"
 
@@ -18,6 +19,7 @@ struct DecodeBenchOptions {
   EngineOptions engine;    // backend, context, threads
   int ranks = 1;
   MoeSplit moe_split = MoeSplit::kAuto;
+  RankGpus gpus = RankGpus::kAuto;  // CUDA ranks: a GPU each or one shared
   int64_t depth = 0;       // context already in the KV cache when decode starts
   int64_t tokens = 64;     // decoded and timed, per sequence
   int64_t batch = 1;       // sequences decoded together (1..Engine::kMaxStepRows)
@@ -29,6 +31,7 @@ struct DecodeBenchResult {
   int64_t layers = 0;
   int ranks = 1;
   std::string backend;
+  std::string collective;               // how the ranks meet (LocalCluster::collective_name)
   std::optional<bool> overlap_qk_norm;  // EngineOptions' (unset: the engine decides)
   int64_t depth = 0, tokens = 0, batch = 1;
   double decode_tok_s = 0;            // all sequences together

@@ -20,6 +20,7 @@
 #include "bench/decode/synthetic_spec.h"
 #include "cli/activations_option.h"
 #include "cli/commands.h"
+#include "cli/gpus_option.h"
 #include "model/gguf_model.h"
 #include "model/hparams.h"
 
@@ -81,7 +82,7 @@ int RunComm(const CommArgs& args) {
     } else if (backend == "ucx-sm") {
       results.push_back(bench::BenchUcx("ucx sm", "sm,self", args.ranks, messages, timing));
     } else {
-      for (auto& r : bench::BenchNccl(messages, timing, args.graph_calls)) results.push_back(std::move(r));
+      for (auto& r : bench::BenchNccl(messages, timing, args.graph_calls, args.ranks)) results.push_back(std::move(r));
     }
   }
   fmt::print("{}", bench::FormatCommTable(messages, results));
@@ -110,6 +111,8 @@ struct DecodeArgs {
   int ranks = 1;
   std::string moe_split = "auto";
   std::string qk_norm_overlap = "auto";  // auto | on | off
+  std::string gpus = "auto";             // auto | shared | own
+  int device = 0;                        // rank 0's GPU
   std::vector<int64_t> depths = {0};
   std::vector<int64_t> batches = {1};
   int64_t tokens = 32;
@@ -155,6 +158,8 @@ int RunDecode(const DecodeArgs& a) {
     if (a.qk_norm_overlap != "auto") o.engine.overlap_qk_norm = a.qk_norm_overlap == "on";
     o.ranks = a.ranks;
     o.moe_split = ParseMoeSplit(a.moe_split).value();
+    o.gpus = RankGpusOf(a.gpus);
+    o.engine.cuda_device = a.device;
     o.depth = depth;
     o.tokens = a.tokens;
     o.profile = a.profile;
@@ -212,7 +217,7 @@ Command AddBenchCommand(CLI::App& app) {
   comm->add_option("--arch", args->arch, "or a real architecture's shape: qwen3moe, minimax-m2 (default)")
       ->check(CLI::IsMember({"qwen3moe", "minimax-m2"}))
       ->excludes(model);
-  comm->add_option("--ranks", args->ranks, "ranks of the in-process and UCX groups (NCCL: 1 per GPU, here 1)")
+  comm->add_option("--ranks", args->ranks, "ranks of each group (NCCL: a GPU each; 1 rank where the machine has fewer GPUs)")
       ->check(CLI::Range(1, 8))
       ->capture_default_str();
   comm->add_option("--iters", args->iters, "timed calls per message")
@@ -238,6 +243,8 @@ Command AddBenchCommand(CLI::App& app) {
   decode->add_option("--synth-dir", d->synth_dir, "where synthetic models are kept")->capture_default_str();
   decode->add_option("--backend", d->backend, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   AddActivationsOption(decode, &d->activations);
+  decode->add_option("--device", d->device, "cuda backend: rank 0's GPU")->capture_default_str()->check(CLI::Range(0, 64));
+  AddGpusOption(decode, &d->gpus);
   decode->add_option("--ranks,--nodes", d->ranks, "tensor-parallel ranks in this process")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

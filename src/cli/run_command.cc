@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/activations_option.h"
+#include "cli/gpus_option.h"
 #include "cli/commands.h"
 #include "coordinator/completion.h"
 #include "coordinator/local_cluster.h"
@@ -33,7 +34,8 @@ struct RunArgs {
   std::string kv = "f16";
   std::string activations = "auto";  // auto | f32 | ggml
   std::string backend = "cpu";  // cpu | cuda
-  int device = 0;               // cuda: device ordinal
+  int device = 0;               // cuda: device ordinal (rank 0's)
+  std::string gpus = "auto";    // auto | shared | own
   SamplingParams sampling;
 };
 
@@ -151,7 +153,7 @@ int RunGenerate(const RunArgs& a) {
   options.ggml_activation_rounding = ActivationRoundingOf(a.activations);
   options.backend = a.backend;
   options.cuda_device = a.device;
-  auto cluster = LocalCluster::Load(a.model, a.ranks, options, ParseMoeSplit(a.moe_split).value());
+  auto cluster = LocalCluster::Load(a.model, a.ranks, options, ParseMoeSplit(a.moe_split).value(), RankGpusOf(a.gpus));
   if (!cluster.ok()) {
     fmt::print(stderr, "error: {}\n", cluster.status().message());
     return 1;
@@ -204,10 +206,11 @@ Command AddRunCommand(CLI::App& app) {
       ->capture_default_str();
   sub->add_option("--kv", a->kv, "KV cache type")->check(CLI::IsMember({"f16", "f32"}))->capture_default_str();
   sub->add_option("-t,--threads", a->threads, "threads in all (0: all cores)")->check(CLI::Range(0, 1024));
-  sub->add_option("--backend", a->backend, "where the forward runs: cpu, or cuda (one GPU; --ranks N share it)")
+  sub->add_option("--backend", a->backend, "where the forward runs: cpu, or cuda (see --gpus)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   sub->add_option("--device", a->device, "cuda backend: GPU ordinal")->capture_default_str()->check(CLI::Range(0, 64));
+  AddGpusOption(sub, &a->gpus);
   AddActivationsOption(sub, &a->activations);
   sub->add_flag_callback("--ggml-activations", [a] { a->activations = "ggml"; }, "same as --activations ggml");
   auto& s = a->sampling;

@@ -8,6 +8,7 @@
 
 #include "cli/activations_option.h"
 #include "cli/commands.h"
+#include "cli/gpus_option.h"
 #include "cli/stop_signals.h"
 #include "common/log.h"
 #include "coordinator/api_service.h"
@@ -36,7 +37,8 @@ struct ServeArgs {
   std::string kv = "f16";
   int threads = 0;
   std::string backend = "cpu";       // cpu | cuda: the local ranks, or rank 0 of --nodes
-  int device = 0;                    // cuda: GPU ordinal
+  int device = 0;                    // cuda: GPU ordinal (rank 0's)
+  std::string gpus = "auto";         // --ranks on cuda: auto | shared | own
   std::string activations = "auto";  // auto | f32 | ggml
 };
 
@@ -61,7 +63,7 @@ Expected<std::unique_ptr<RankGroup>> BuildRankGroup(const ServeArgs& a, std::uni
         .info("loading {} on {} local rank(s), {} parallel sequence(s) of context {} ...", a.model, a.ranks, a.parallel,
               a.n_ctx);
     TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<LocalCluster> cluster,
-                            LocalCluster::Load(a.model, a.ranks, EngineOptionsOf(a), split));
+                            LocalCluster::Load(a.model, a.ranks, EngineOptionsOf(a), split, RankGpusOf(a.gpus)));
     return std::unique_ptr<RankGroup>(std::move(cluster));
   }
   TANDEM_ASSIGN_OR_RETURN(control, ControlPlane::Start(a.control, a.model));
@@ -169,11 +171,12 @@ Command AddServeCommand(CLI::App& app) {
       ->capture_default_str()
       ->check(CLI::Range(int64_t{1}, Engine::kMaxStepRows));
   sub->add_option("--backend", a->backend,
-                  "where the forward runs: cpu, or cuda (one GPU: --ranks N share it; with --nodes, rank 0's GPU, "
+                  "where the forward runs: cpu, or cuda (--ranks N: see --gpus; with --nodes, rank 0's GPU, "
                   "joined to the others as --collective says)")
       ->check(CLI::IsMember({"cpu", "cuda"}))
       ->capture_default_str();
   sub->add_option("--device", a->device, "cuda backend: GPU ordinal")->capture_default_str()->check(CLI::Range(0, 64));
+  AddGpusOption(sub, &a->gpus);
   AddActivationsOption(sub, &a->activations);
   sub->add_option("--kv", a->kv, "KV cache type")->check(CLI::IsMember({"f16", "f32"}))->capture_default_str();
   sub->add_option("-t,--threads", a->threads, "CPU threads, split between the ranks (0: all cores)")

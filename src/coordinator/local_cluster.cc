@@ -6,13 +6,18 @@
 
 #include "coordinator/local_collective.h"
 #include "engine/backend_factory.h"
+#include "common/log.h"
 #include "engine/rank_loop.h"
+#include "net/deferred_collective.h"
+#include "net/in_process_collective.h"
 
 namespace tandem {
 
 Expected<std::unique_ptr<LocalCluster>> LocalCluster::Load(const std::string& path, int n_ranks,
-                                                           const EngineOptions& options, MoeSplit moe_split) {
+                                                           const EngineOptions& options, MoeSplit moe_split,
+                                                           RankGpus gpus) {
   std::unique_ptr<LocalCluster> c(new LocalCluster());
+  TANDEM_ASSIGN_OR_RETURN(c->placement_, PlaceRanks(options, n_ranks, gpus));
   {
     TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(path));
     const Tensor* embd = model.Find("token_embd.weight");
@@ -25,19 +30,35 @@ Expected<std::unique_ptr<LocalCluster>> LocalCluster::Load(const std::string& pa
     c->planned_ = std::move(planned).value();
   }
   c->options_ = options;
+  if (c->placement_.own_gpus) {
+    Log(Subsystem::kCoord)
+        .info("{} ranks on GPUs {}..{}, joined by NCCL", n_ranks, options.cuda_device, options.cuda_device + n_ranks - 1);
+  }
   c->group_ = std::make_shared<InProcessGroup>(n_ranks);
   const int cores = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
   const int threads = options.n_threads > 0 ? options.n_threads : cores;
+  std::vector<std::unique_ptr<Backend>> backends;
+  std::vector<Backend*> backend_ptrs;
   for (int r = 0; r < n_ranks; ++r) {
-    TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(path));  // each rank maps the file itself
-    auto backend = MakeBackend(options, std::max(1, threads / n_ranks));
+    const EngineOptions mine = c->RankOptions(r);
+    TANDEM_TRY(EnterRankThread(mine));
+    auto backend = MakeBackend(mine, std::max(1, threads / n_ranks));
     if (!backend.ok()) return backend.status().WithContext(fmt::format("{}: rank {}", path, r));
-    auto collective = MakeLocalCollective(c->group_, r, **backend, options);
-    if (!collective.ok()) return collective.status().WithContext(fmt::format("{}: rank {}", path, r));
-    auto timed = std::make_unique<TimedCollective>(std::move(collective).value());
+    backend_ptrs.push_back(backend->get());
+    backends.push_back(std::move(backend).value());
+  }
+  auto collectives = c->Connect(backend_ptrs);
+  if (!collectives.ok()) return collectives.status().WithContext(path);
+  for (int r = 0; r < n_ranks; ++r) {
+    const EngineOptions mine = c->RankOptions(r);
+    TANDEM_TRY(EnterRankThread(mine));
+    TANDEM_ASSIGN_OR_RETURN(GgufModel model, GgufModel::Open(path));  // each rank maps the file itself
+    auto deferred = std::make_unique<DeferredCollective>(r, n_ranks);
+    TANDEM_TRY(deferred->Attach(std::move((*collectives)[r])));
+    c->collectives_.push_back(deferred.get());
+    auto timed = std::make_unique<TimedCollective>(std::move(deferred));
     c->timers_.push_back(timed.get());
-    auto engine = Engine::Create(std::move(model), std::move(backend).value(), std::move(timed), c->planned_.plan,
-                                 options);
+    auto engine = Engine::Create(std::move(model), std::move(backends[r]), std::move(timed), c->planned_.plan, mine);
     if (!engine.ok()) return engine.status().WithContext(fmt::format("{}: rank {}", path, r));
     c->engines_.push_back(std::move(engine).value());
   }
@@ -46,14 +67,35 @@ Expected<std::unique_ptr<LocalCluster>> LocalCluster::Load(const std::string& pa
   return c;
 }
 
+EngineOptions LocalCluster::RankOptions(int r) const {
+  EngineOptions mine = options_;
+  mine.cuda_device = placement_.devices[r];
+  return mine;
+}
+
+Expected<std::vector<std::unique_ptr<Collective>>> LocalCluster::Connect(std::span<Backend* const> backends) {
+  std::vector<std::unique_ptr<Collective>> collectives;
+  for (int r = 0; r < static_cast<int>(backends.size()); ++r) {
+    if (placement_.own_gpus) {  // host buffers meet in process; device buffers over NCCL, below
+      collectives.push_back(std::make_unique<InProcessCollective>(group_, r));
+      continue;
+    }
+    auto collective = MakeLocalCollective(group_, r, *backends[r], RankOptions(r));
+    if (!collective.ok()) return collective.status().WithContext(fmt::format("rank {}", r));
+    collectives.push_back(std::move(collective).value());
+  }
+  if (!placement_.own_gpus) return collectives;
+  return JoinLocalNcclGroup(backends, std::move(collectives));
+}
+
 Status LocalCluster::RunOnAllRanks(const std::function<Status(Engine&)>& fn) {
   std::vector<Status> results(engines_.size());
   std::atomic<int> first_failed{-1};  // the cause; later failures are its echo in the group
   auto run = [&](int r) {
-    results[r] = EnterRankThread(options_);
+    results[r] = EnterRankThread(RankOptions(r));
     if (results[r].ok()) results[r] = fn(*engines_[r]);
     int none = -1;
-    if (!results[r].ok() && first_failed.compare_exchange_strong(none, r)) group_->Abort();
+    if (!results[r].ok() && first_failed.compare_exchange_strong(none, r)) AbortAll();
   };
   std::vector<std::thread> threads;
   for (int r = 1; r < size(); ++r) threads.emplace_back(run, r);
@@ -62,7 +104,30 @@ Status LocalCluster::RunOnAllRanks(const std::function<Status(Engine&)>& fn) {
   const int failed = first_failed.load();
   if (failed < 0) return Status::Ok();
   group_->Reset();
-  return results[failed].WithContext(fmt::format("rank {}", failed));
+  Status st = results[failed].WithContext(fmt::format("rank {}", failed));
+  if (placement_.own_gpus) {  // an aborted NCCL group stays broken: the next request gets a new one
+    if (Status rebuilt = Reconnect(); !rebuilt.ok()) {
+      return Status::Error("{}; rebuilding the ranks' NCCL group then failed too: {}", st.message(), rebuilt.message());
+    }
+  }
+  return st;
+}
+
+void LocalCluster::AbortAll() {
+  group_->Abort();
+  for (DeferredCollective* c : collectives_) c->Abort();
+}
+
+Status LocalCluster::Reconnect() {
+  std::vector<Backend*> backends;
+  for (auto& e : engines_) backends.push_back(&e->backend());
+  for (DeferredCollective* c : collectives_) c->Detach();
+  TANDEM_ASSIGN_OR_RETURN(auto collectives, Connect(backends));
+  for (size_t r = 0; r < collectives_.size(); ++r) {
+    TANDEM_TRY(collectives_[r]->Attach(std::move(collectives[r])));
+    engines_[r]->ForgetRecordedSteps();
+  }
+  return Status::Ok();
 }
 
 Status LocalCluster::LeadSession(const std::function<Status(Engine& leader)>& lead) {

@@ -1,6 +1,7 @@
 // An embedded cluster: N ranks of one model in this process, each an engine on its own
 // thread, joined by an in-process collective (coordinator/local_collective.h): over host
-// memory for the CPU backend, over device memory for CUDA (every rank on one GPU).
+// memory for the CPU backend; for CUDA, NCCL between ranks that own a GPU each, or device
+// memory summed in place when they share one.
 // `tandem run --ranks N`, `tandem bench decode` and the sharding tests use it; a rank that
 // fails aborts the group so no other rank hangs.
 #pragma once
@@ -13,7 +14,9 @@
 #include "common/status.h"
 #include "common/system_info.h"
 #include "coordinator/batch_scheduler.h"
+#include "coordinator/local_collective.h"
 #include "coordinator/rank_group.h"
+#include "net/deferred_collective.h"
 #include "net/in_process_group.h"
 #include "net/timed_collective.h"
 
@@ -22,17 +25,22 @@ namespace tandem {
 class LocalCluster final : public RankGroup {
  public:
   // Plans `n_ranks` shards of the GGUF at `path` and loads one engine per rank;
-  // options.n_threads is split between the ranks.
+  // options.n_threads is split between the ranks; CUDA ranks are placed by `gpus`.
   static Expected<std::unique_ptr<LocalCluster>> Load(const std::string& path, int n_ranks,
                                                       const EngineOptions& options,
-                                                      MoeSplit moe_split = MoeSplit::kAuto);
+                                                      MoeSplit moe_split = MoeSplit::kAuto,
+                                                      RankGpus gpus = RankGpus::kAuto);
 
   int size() const { return static_cast<int>(engines_.size()); }
   PlannedShards planned() const override { return planned_; }
-  // "in-process" (host memory), "in-process-cuda" (device memory).
+  // "in-process" (host memory), "in-process-cuda" (device memory of one GPU), "nccl+in-process"
+  // (a GPU per rank).
   std::string collective_name() const override {
+    if (placement_.own_gpus) return "nccl+in-process";
     return options_.backend == "cpu" ? "in-process" : "in-process-" + options_.backend;
   }
+  // The GPU of each rank (CUDA backend).
+  const RankPlacement& placement() const { return placement_; }
   std::vector<RankNode> nodes() const override {
     return std::vector<RankNode>(engines_.size(), RankNode{HostName(), std::string(engines_[0]->backend().name()),
                                                            AvailableMemoryBytes()});
@@ -60,12 +68,23 @@ class LocalCluster final : public RankGroup {
   LocalCluster() = default;
   // Runs lead on rank 0 while the other ranks follow it (a BatchScheduler session).
   Status LeadSession(const std::function<Status(Engine& leader)>& lead);
+  // options_ for rank r: its GPU.
+  EngineOptions RankOptions(int r) const;
+  // Every rank's collective (the backends made, in rank order).
+  Expected<std::vector<std::unique_ptr<Collective>>> Connect(std::span<Backend* const> backends);
+  // Makes every rank's waits fail at once (a rank failed): in process and, with a GPU
+  // each, in NCCL, whose kernels would otherwise wait on the GPU for the failed rank.
+  void AbortAll();
+  // A new NCCL group for ranks with a GPU each, after one was aborted.
+  Status Reconnect();
 
   PlannedShards planned_;
-  EngineOptions options_;  // as loaded: the backend, and the device every rank runs on
+  EngineOptions options_;  // as loaded (cuda_device: the first rank's GPU)
+  RankPlacement placement_;
   std::shared_ptr<InProcessGroup> group_;
   std::vector<std::shared_ptr<Engine>> engines_;
   std::vector<const TimedCollective*> timers_;  // [ranks], owned by the engines
+  std::vector<DeferredCollective*> collectives_;  // [ranks] inside timers_: the groups, replaceable
   std::unique_ptr<BatchScheduler> scheduler_;  // destroyed first: its sessions use the engines
 };
 

@@ -1,5 +1,6 @@
 #include "coordinator/local_collective.h"
 
+#include "engine/backend_factory.h"
 #include "net/in_process_collective.h"
 #ifdef TANDEM_HAVE_CUDA
 #include "engine/cuda_backend.h"
@@ -8,6 +9,46 @@
 #endif
 
 namespace tandem {
+namespace {
+
+// GPUs this process sees (0 without CUDA or a driver).
+int CudaDeviceCount() {
+#ifdef TANDEM_HAVE_CUDA
+  int count = 0;
+  if (cudaGetDeviceCount(&count) == cudaSuccess) return count;
+#endif
+  return 0;
+}
+
+}  // namespace
+
+Expected<RankGpus> ParseRankGpus(std::string_view name) {
+  if (name == "auto") return RankGpus::kAuto;
+  if (name == "shared") return RankGpus::kShared;
+  if (name == "own") return RankGpus::kOwn;
+  return Status::Error("--gpus {}: expected auto, shared or own", name);
+}
+
+Expected<RankPlacement> PlaceRanks(const EngineOptions& options, int n_ranks, RankGpus gpus) {
+  RankPlacement p;
+  p.devices.assign(static_cast<size_t>(n_ranks), options.cuda_device);
+  if (options.backend != "cuda" || n_ranks < 2 || gpus == RankGpus::kShared) return p;
+  const int count = CudaDeviceCount();
+  std::string why_not;
+  if (options.cuda_device + n_ranks > count) {
+    why_not = fmt::format("ranks on GPUs {}..{} need {} GPUs, and this machine has {}", options.cuda_device,
+                          options.cuda_device + n_ranks - 1, options.cuda_device + n_ranks, count);
+  } else if (!HaveNccl()) {
+    why_not = "this build of tandem has no NCCL, which joins ranks on separate GPUs";
+  }
+  if (!why_not.empty()) {
+    if (gpus == RankGpus::kOwn) return Status::Error("--gpus own: {} (--gpus shared puts every rank on one)", why_not);
+    return p;
+  }
+  for (int r = 0; r < n_ranks; ++r) p.devices[r] = options.cuda_device + r;
+  p.own_gpus = true;
+  return p;
+}
 
 Expected<std::unique_ptr<Collective>> MakeLocalCollective(std::shared_ptr<InProcessGroup> group, int rank,
                                                           Backend& backend,

@@ -96,6 +96,31 @@ Expected<std::unique_ptr<Collective>> JoinGroupCollective(Backend& backend, std:
 #endif
 }
 
+Expected<std::vector<std::unique_ptr<Collective>>> JoinLocalNcclGroup(std::span<Backend* const> backends,
+                                                                      std::vector<std::unique_ptr<Collective>> hosts) {
+  if (hosts.size() != backends.size()) {
+    return Status::Error("an NCCL group of {} backends and {} host collectives", backends.size(), hosts.size());
+  }
+#ifdef TANDEM_HAVE_NCCL
+  std::vector<int> devices;
+  std::vector<cudaStream_t> streams;
+  for (Backend* backend : backends) {
+    auto* cuda = dynamic_cast<CudaBackend*>(backend);
+    if (cuda == nullptr) return Status::Error("an NCCL group needs every rank on the cuda backend, not {}", backend->name());
+    devices.push_back(cuda->device());
+    streams.push_back(cuda->stream());
+  }
+  TANDEM_ASSIGN_OR_RETURN(auto nccl, NcclCollective::ConnectAll(devices, streams));
+  std::vector<std::unique_ptr<Collective>> group;
+  for (size_t r = 0; r < nccl.size(); ++r) {
+    group.push_back(std::make_unique<NcclHostGroup>(std::move(nccl[r]), std::move(hosts[r])));
+  }
+  return group;
+#else
+  return CheckNcclBuilt().WithContext("ranks on a GPU each");
+#endif
+}
+
 Expected<uint64_t> BackendFreeMemory(const EngineOptions& options) {
   if (options.backend != "cuda") return AvailableMemoryBytes();
 #ifdef TANDEM_HAVE_CUDA

@@ -3,6 +3,8 @@
 #pragma once
 
 #include <memory>
+#include <span>
+#include <vector>
 
 #include "common/status.h"
 #include "engine/backend.h"
@@ -25,6 +27,14 @@ Expected<std::unique_ptr<Backend>> MakeBackend(const EngineOptions& options, int
 //   host buffers through `host` (net/nccl_host_group.h). Needs the CUDA backend.
 Expected<std::unique_ptr<Collective>> JoinGroupCollective(Backend& backend, std::unique_ptr<Collective> host,
                                                           std::string_view nccl_id);
+
+// The collectives of the ranks of one process that own a GPU each (a LocalCluster on a
+// machine with a GPU per rank): one NCCL group made at once for all of them, joining
+// device buffers on each backend's stream, and hosts[r], rank r's in-process collective,
+// for host buffers (net/nccl_host_group.h). backends: CUDA backends on distinct GPUs, in
+// rank order.
+Expected<std::vector<std::unique_ptr<Collective>>> JoinLocalNcclGroup(std::span<Backend* const> backends,
+                                                                      std::vector<std::unique_ptr<Collective>> hosts);
 
 // Whether this build has NCCL (the CUDA backend and NCCL were found).
 bool HaveNccl();

@@ -103,6 +103,53 @@ Expected<std::unique_ptr<NcclCollective>> NcclCollective::Connect(const NcclUniq
   return group;
 }
 
+Expected<std::vector<std::unique_ptr<NcclCollective>>> NcclCollective::ConnectAll(
+    std::span<const int> devices, std::span<const cudaStream_t> streams, NcclOptions options) {
+  const int size = static_cast<int>(devices.size());
+  if (size < 1 || streams.size() != devices.size()) {
+    return Status::Error("NCCL group in one process: {} devices and {} streams", devices.size(), streams.size());
+  }
+  KeepNvlinkMulticastOff();
+  ncclUniqueId id;
+  TANDEM_NCCL_TRY(ncclGetUniqueId(&id), nullptr);
+  int current = 0;
+  TANDEM_CUDA_TRY(cudaGetDevice(&current));
+  std::vector<ncclComm_t> comms(static_cast<size_t>(size), nullptr);
+  const auto deadline = Clock::now() + options.timeout;
+  Status st = NcclStatus(ncclGroupStart(), "ncclGroupStart", nullptr, __FILE__, __LINE__);
+  for (int r = 0; r < size && st.ok(); ++r) {
+    ncclConfig_t config = NCCL_CONFIG_INITIALIZER;
+    config.blocking = 0;
+    st = CudaStatus(cudaSetDevice(devices[r]), "cudaSetDevice", __FILE__, __LINE__);
+    if (st.ok()) {
+      st = NcclStatus(ncclCommInitRankConfig(&comms[r], size, id, r, &config), "ncclCommInitRankConfig", comms[r],
+                      __FILE__, __LINE__);
+    }
+  }
+  const Status ended = NcclStatus(ncclGroupEnd(), "ncclGroupEnd", nullptr, __FILE__, __LINE__);
+  if (st.ok()) st = ended;
+  for (int r = 0; r < size && st.ok(); ++r) {
+    if (comms[r] == nullptr) st = Status::Error("ncclCommInitRankConfig returned no communicator for rank {}", r);
+    if (st.ok()) st = WaitReady(comms[r], deadline, "ncclCommInitRankConfig", options.timeout);
+  }
+  cudaSetDevice(current);
+  if (!st.ok()) {
+    for (ncclComm_t comm : comms) {
+      if (comm != nullptr) ncclCommAbort(comm);
+    }
+    return st.WithContext(fmt::format("NCCL group of {} GPUs in this process", size));
+  }
+  std::vector<std::unique_ptr<NcclCollective>> group;
+  for (int r = 0; r < size; ++r) group.emplace_back(new NcclCollective(comms[r], r, size, streams[r], options));
+  for (int r = 0; r < size && st.ok(); ++r) {
+    st = CudaStatus(cudaSetDevice(devices[r]), "cudaSetDevice", __FILE__, __LINE__);  // the rank's side stream
+    if (st.ok()) st = group[r]->CreateSideStream().WithContext(fmt::format("rank {}", r));
+  }
+  cudaSetDevice(current);
+  if (!st.ok()) return st.WithContext(fmt::format("NCCL group of {} GPUs in this process", size));
+  return group;
+}
+
 Status NcclCollective::CreateSideStream() {
   int least = 0, greatest = 0;
   TANDEM_CUDA_TRY(cudaDeviceGetStreamPriorityRange(&least, &greatest));

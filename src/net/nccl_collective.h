@@ -30,6 +30,7 @@
 #include <mutex>
 #include <span>
 #include <string_view>
+#include <vector>
 
 #include "net/collective.h"
 
@@ -62,6 +63,12 @@ class NcclCollective final : public Collective {
   // orders every collective. The current CUDA device becomes the communicator's.
   static Expected<std::unique_ptr<NcclCollective>> Connect(const NcclUniqueId& id, int rank, int size,
                                                            cudaStream_t stream, NcclOptions options = {});
+  // Every rank of a group in this process at once, rank r on devices[r] ordered by
+  // streams[r] (the ranks of a LocalCluster, a GPU each): one ncclGroup of
+  // ncclCommInitRankConfig calls from this thread, so no rank waits on another's thread.
+  static Expected<std::vector<std::unique_ptr<NcclCollective>>> ConnectAll(std::span<const int> devices,
+                                                                           std::span<const cudaStream_t> streams,
+                                                                           NcclOptions options = {});
   ~NcclCollective() override;
   NcclCollective(const NcclCollective&) = delete;
   NcclCollective& operator=(const NcclCollective&) = delete;

@@ -1,7 +1,9 @@
 // Sharded on one GPU: 2 and 3 ranks of a LocalCluster in this process, each a CUDA
 // backend with its own stream on the same device, joined by the in-process device
 // collective (net/device_collective.h), give the tokens of one CUDA rank holding the
-// whole model. Small synthetic models of both architectures (tests/sharding_models.h),
+// whole model. With --gpus own (cases named _own, run where the machine has a GPU per
+// rank, skipped elsewhere) each rank owns a GPU and NCCL joins them, the decode steps
+// replayed as CUDA graphs and minimax-m2's attention running around its q/k norm. Small synthetic models of both architectures (tests/sharding_models.h),
 // expert-TP and expert-parallel splits. Per case:
 //  - teacher-forced logits of a 16-token prompt (the prefill path, gathered on rank 0)
 //    within kLogitBound of one rank's;
@@ -48,11 +50,23 @@ struct Case {
   Recipe recipe;
   int ranks;
   MoeSplit split;
+  RankGpus gpus = RankGpus::kShared;
 };
+
+int DeviceCount() {
+  int n = 0;
+  return cudaGetDeviceCount(&n) == cudaSuccess ? n : 0;
+}
+
+#define SKIP_WITHOUT_GPUS(ranks)                                                                              \
+  do {                                                                                                         \
+    if (DeviceCount() < (ranks)) GTEST_SKIP() << "a GPU per rank: needs " << (ranks) << ", found " << DeviceCount(); \
+  } while (0)
 
 std::string CaseName(const ::testing::TestParamInfo<Case>& info) {
   std::string name = fmt::format("{}_{}_{}ranks_{}", ArchName(info.param.arch), RecipeName(info.param.recipe),
                                  info.param.ranks, MoeSplitName(info.param.split));
+  if (info.param.gpus == RankGpus::kOwn) name += "_own";
   std::replace(name.begin(), name.end(), '-', '_');
   return name;
 }
@@ -65,8 +79,9 @@ EngineOptions CudaOptions() {
   return o;
 }
 
-std::unique_ptr<LocalCluster> LoadCluster(const std::string& path, int ranks, MoeSplit split) {
-  auto c = LocalCluster::Load(path, ranks, CudaOptions(), split);
+std::unique_ptr<LocalCluster> LoadCluster(const std::string& path, int ranks, MoeSplit split,
+                                          RankGpus gpus = RankGpus::kShared) {
+  auto c = LocalCluster::Load(path, ranks, CudaOptions(), split, gpus);
   EXPECT_TRUE(c.ok()) << ranks << " ranks: " << c.status().message();
   return c.ok() ? std::move(c).value() : nullptr;
 }
@@ -152,11 +167,15 @@ class CudaShardedEngineTest : public ::testing::TestWithParam<Case> {};
 TEST_P(CudaShardedEngineTest, MatchesOneRank) {
   SKIP_WITHOUT_CUDA_DEVICE();
   const Case c = GetParam();
+  if (c.gpus == RankGpus::kOwn) SKIP_WITHOUT_GPUS(c.ranks);
   const OneRank& one = OneRankOf(c.arch, c.recipe);
   ASSERT_EQ(one.tokens.size(), static_cast<size_t>(kGreedyTokens));
-  auto cluster = LoadCluster(ModelPath(c.arch, c.recipe), c.ranks, c.split);
+  auto cluster = LoadCluster(ModelPath(c.arch, c.recipe), c.ranks, c.split, c.gpus);
   ASSERT_TRUE(cluster);
-  EXPECT_EQ(cluster->collective_name(), "in-process-cuda");
+  EXPECT_EQ(cluster->collective_name(), c.gpus == RankGpus::kOwn ? "nccl+in-process" : "in-process-cuda");
+  for (int r = 0; r < c.ranks; ++r) {
+    EXPECT_EQ(cluster->placement().devices[r], c.gpus == RankGpus::kOwn ? r : 0) << "rank " << r << "'s GPU";
+  }
 
   auto logits = TeacherForcedLogits(*cluster);
   ASSERT_TRUE(logits.ok()) << logits.status().message();
@@ -212,14 +231,19 @@ INSTANTIATE_TEST_SUITE_P(
                       Case{Arch::kMiniMaxM2, Recipe::kQ3_K_XL, 2, MoeSplit::kExpertTp},
                       Case{Arch::kMiniMaxM2, Recipe::kQ3_K_XL, 3, MoeSplit::kExpertTp},
                       Case{Arch::kMiniMaxM2, Recipe::kQ3_K_XL, 2, MoeSplit::kExpertParallel},
-                      Case{Arch::kMiniMaxM2, Recipe::kQ8_0, 3, MoeSplit::kExpertParallel}),
+                      Case{Arch::kMiniMaxM2, Recipe::kQ8_0, 3, MoeSplit::kExpertParallel},
+                      Case{Arch::kQwen3Moe, Recipe::kQ4_K_M, 2, MoeSplit::kExpertTp, RankGpus::kOwn},
+                      Case{Arch::kQwen3Moe, Recipe::kQ4_K_M, 3, MoeSplit::kExpertTp, RankGpus::kOwn},
+                      Case{Arch::kMiniMaxM2, Recipe::kQ3_K_XL, 2, MoeSplit::kExpertTp, RankGpus::kOwn},
+                      Case{Arch::kMiniMaxM2, Recipe::kQ3_K_XL, 3, MoeSplit::kExpertTp, RankGpus::kOwn}),
     CaseName);
 
 // A rank that fails (a token outside the vocabulary on rank 1 only) ends the call on
 // every rank with its error instead of leaving the others waiting; the group works again.
-TEST(CudaShardedEngineErrors, AFailingRankDoesNotHangTheOthers) {
-  SKIP_WITHOUT_CUDA_DEVICE();
-  auto cluster = LoadCluster(ModelPath(Arch::kQwen3Moe, Recipe::kQ8_0), 2, MoeSplit::kExpertTp);
+// With a GPU each, the others wait in NCCL's kernels: the failure aborts the NCCL group
+// and the cluster makes a new one.
+void CheckAFailingRankDoesNotHangTheOthers(RankGpus gpus) {
+  auto cluster = LoadCluster(ModelPath(Arch::kQwen3Moe, Recipe::kQ8_0), 2, MoeSplit::kExpertTp, gpus);
   ASSERT_TRUE(cluster);
   Status st = cluster->RunOnAllRanks([&](Engine& e) {
     std::vector<int32_t> tokens = {1, e.collective().rank() == 1 ? 999999 : 2};
@@ -236,6 +260,27 @@ TEST(CudaShardedEngineErrors, AFailingRankDoesNotHangTheOthers) {
     return e.Forward(tokens, false, mine);
   });
   EXPECT_TRUE(st.ok()) << st.message();
+}
+
+TEST(CudaShardedEngineErrors, AFailingRankDoesNotHangTheOthers) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  CheckAFailingRankDoesNotHangTheOthers(RankGpus::kShared);
+}
+
+TEST(CudaShardedEngineErrors, AFailingRankOnItsOwnGpuDoesNotHangTheOthers) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  SKIP_WITHOUT_GPUS(2);
+  CheckAFailingRankDoesNotHangTheOthers(RankGpus::kOwn);
+}
+
+// --gpus own where the machine lacks the GPUs is refused with the count and the fix.
+TEST(CudaShardedEngineErrors, OwnGpusBeyondTheMachineAreRefused) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  const int ranks = DeviceCount() + 1;
+  auto c = LocalCluster::Load(ModelPath(Arch::kQwen3Moe, Recipe::kQ8_0), ranks, CudaOptions(), MoeSplit::kAuto,
+                              RankGpus::kOwn);
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("--gpus shared"), std::string::npos) << c.status().message();
 }
 
 }  // namespace
