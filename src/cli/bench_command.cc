@@ -86,12 +86,19 @@ int RunComm(const CommArgs& args) {
     }
   }
   fmt::print("{}", bench::FormatCommTable(messages, results));
+  int nccl_ranks = 0;
+  for (const bench::BackendResult& r : results) {
+    if (r.name.starts_with("nccl")) nccl_ranks = r.ranks;
+  }
+  const std::string nccl_where =
+      nccl_ranks > 1 ? fmt::format("a rank on each of GPUs 0..{}, all calling at once, rank 0's times", nccl_ranks - 1)
+                     : "one rank on one GPU (fewer GPUs than --ranks), NCCL's per-call floor and no link (one rank's "
+                       "in-place all-reduce and broadcast enqueue no work; its gather is one device copy)";
   fmt::print(
       "in-process, ucx: host-clock time per call from a common start (ranks lined up first), the slowest "
-      "rank's percentiles, ranks on this machine.\nnccl: one rank on one GPU, NCCL's per-call floor and no link "
-      "(one rank's in-place all-reduce and broadcast enqueue no work; its gather is one device copy): eager = "
-      "enqueue + stream sync, graph = device time per call inside a CUDA graph of {} calls.\n",
-      args.graph_calls);
+      "rank's percentiles, ranks on this machine.\nnccl: {}: eager = enqueue + stream sync, graph = device time "
+      "per call inside a CUDA graph of {} calls; NCCL_PROTO, NCCL_ALGO and the like apply from the environment.\n",
+      nccl_where, args.graph_calls);
   if (!args.csv.empty()) {
     if (Status st = bench::WriteCommCsv(args.csv, messages, results); !st.ok()) {
       fmt::print(stderr, "error: {}\n", st.message());
