@@ -407,15 +407,17 @@ Rows DecodeRows(std::initializer_list<int32_t> pos) {
   return r;
 }
 
+// An attention table's case: heads, cache storage and the rows' places.
+struct AttentionCase {
+  const char* what;
+  int64_t n_head, n_kv_head, head_dim;
+  KvStorage storage;
+  Rows rows;
+};
+
 TEST(CudaOps, StoreKvAndAttentionMatchCpu) {
   SKIP_WITHOUT_CUDA_DEVICE();
-  struct Case {
-    const char* what;
-    int64_t n_head, n_kv_head, head_dim;
-    KvStorage storage;
-    Rows rows;
-  };
-  const Case cases[] = {
+  const AttentionCase cases[] = {
       {"qwen3 decode, 1st position", 32, 4, 128, KvStorage::kF16, PromptRows(0, 1)},
       {"qwen3 decode at 37", 32, 4, 128, KvStorage::kF16, PromptRows(37, 1)},
       {"qwen3 decode at 1000", 32, 4, 128, KvStorage::kF16, PromptRows(1000, 1)},
@@ -432,7 +434,7 @@ TEST(CudaOps, StoreKvAndAttentionMatchCpu) {
        DecodeRows({5, 4000, 63, 64, 1, 999, 2500, 128})},
   };
   uint32_t seed = 700;
-  for (const Case& c : cases) {
+  for (const AttentionCase& c : cases) {
     const int64_t n_ctx = c.rows.ctx_bound(), n_seq = c.rows.n_seq(), kv_dim = c.n_kv_head * c.head_dim;
     const int64_t layers = 2, layer = 1, n_rows = c.rows.n();
     const KvShape shape{layers, n_ctx, c.n_kv_head, c.head_dim, c.storage, n_seq};
@@ -487,13 +489,7 @@ TEST(CudaOps, StoreKvAndAttentionMatchCpu) {
 // 3 ranks, odd shapes.
 TEST(CudaOps, AttentionAroundQkScalesMatchesCpu) {
   SKIP_WITHOUT_CUDA_DEVICE();
-  struct Case {
-    const char* what;
-    int64_t n_head, n_kv_head, head_dim;
-    KvStorage storage;
-    Rows rows;
-  };
-  const Case cases[] = {
+  const AttentionCase cases[] = {
       {"minimax decode, 1st position", 48, 8, 128, KvStorage::kF16, DecodeRows({0})},
       {"minimax decode at 31 and 32 (a split's edge)", 48, 8, 128, KvStorage::kF16, DecodeRows({31, 32})},
       {"minimax rank of 2 at 2999", 24, 4, 128, KvStorage::kF16, DecodeRows({2999})},
@@ -503,7 +499,7 @@ TEST(CudaOps, AttentionAroundQkScalesMatchesCpu) {
       {"odd: 6/2 heads x 80, f32", 6, 2, 80, KvStorage::kF32, DecodeRows({7, 300})},
   };
   uint32_t seed = 730;
-  for (const Case& c : cases) {
+  for (const AttentionCase& c : cases) {
     const int64_t hd = c.head_dim, kv_dim = c.n_kv_head * hd, layer = 1, n_rows = c.rows.n();
     const int64_t n_ctx = c.rows.ctx_bound() + 3, n_seq = c.rows.n_seq();
     const KvShape shape{2, n_ctx, c.n_kv_head, hd, c.storage, n_seq};
