@@ -1,4 +1,5 @@
 #include "bench/decode/decode_bench.h"
+#include "bench/decode/emulated_link.h"
 
 #include <algorithm>
 #include <random>
@@ -32,6 +33,11 @@ Expected<DecodeBenchResult> RunDecodeBench(const DecodeBenchOptions& o) {
   engine.n_seq = o.batch;
   TANDEM_ASSIGN_OR_RETURN(std::unique_ptr<LocalCluster> cluster,
                           LocalCluster::Load(o.model_path, o.ranks, engine, o.moe_split, o.gpus));
+  if (o.emulate_link_ns > 0) {
+    if (o.ranks != 1) return Status::Error("--emulate-link-us runs one rank (--ranks 1), not {}", o.ranks);
+    TANDEM_ASSIGN_OR_RETURN(auto link, MakeEmulatedLink(cluster->rank(0).backend(), o.emulate_link_ns));
+    TANDEM_TRY(cluster->ReplaceCollective(0, std::move(link)));
+  }
   const ModelShape& s = cluster->rank(0).config().shape;
   DecodeBenchResult r;
   r.arch = std::string(ArchName(s.arch));
@@ -40,6 +46,7 @@ Expected<DecodeBenchResult> RunDecodeBench(const DecodeBenchOptions& o) {
   r.backend = engine.backend;
   r.overlap_qk_norm = engine.overlap_qk_norm;
   r.collective = cluster->collective_name();
+  r.emulate_link_ns = o.emulate_link_ns;
   r.depth = o.depth;
   r.tokens = o.tokens;
   r.batch = o.batch;
@@ -117,6 +124,7 @@ std::string FormatDecodeResult(const DecodeBenchResult& r) {
   std::string out = fmt::format("{} ({} layers) on {} {} rank(s), batch {}, depth {} (synthetic KV), {} tokens decoded",
                                 r.arch, r.layers, r.ranks, r.backend, r.batch, r.depth, r.tokens);
   if (r.ranks > 1) out += fmt::format(", ranks joined by {}", r.collective);
+  if (r.emulate_link_ns > 0) out += fmt::format(", emulated link of {:.1f} µs per all-reduce", r.emulate_link_ns / 1e3);
   if (r.overlap_qk_norm) out += fmt::format(", q/k norm overlap {}", *r.overlap_qk_norm ? "on" : "off");
   if (r.batch > 1) {
     out += fmt::format(" per sequence\n  decode   {:.2f} tok/s in all, {:.2f} tok/s per sequence ({:.2f} ms/step)\n",

@@ -24,6 +24,8 @@ struct DecodeBenchOptions {
   int64_t tokens = 64;     // decoded and timed, per sequence
   int64_t batch = 1;       // sequences decoded together (1..Engine::kMaxStepRows)
   bool profile = false;    // then also: rank 0's time per op (a further run, every step live)
+  // > 0: one CUDA rank whose device all-reduces each take this long (bench/decode/emulated_link.h).
+  int64_t emulate_link_ns = 0;
 };
 
 struct DecodeBenchResult {
@@ -33,6 +35,7 @@ struct DecodeBenchResult {
   std::string backend;
   std::string collective;               // how the ranks meet (LocalCluster::collective_name)
   std::optional<bool> overlap_qk_norm;  // EngineOptions' (unset: the engine decides)
+  int64_t emulate_link_ns = 0;
   int64_t depth = 0, tokens = 0, batch = 1;
   double decode_tok_s = 0;            // all sequences together
   double weight_bytes_per_token = 0;  // the slowest rank's, summed over layers

@@ -119,6 +119,7 @@ struct DecodeArgs {
   std::string moe_split = "auto";
   std::string qk_norm_overlap = "auto";  // auto | on | off
   std::string gpus = "auto";             // auto | shared | own
+  double emulate_link_us = 0;
   int device = 0;                        // rank 0's GPU
   std::vector<int64_t> depths = {0};
   std::vector<int64_t> batches = {1};
@@ -166,6 +167,7 @@ int RunDecode(const DecodeArgs& a) {
     o.ranks = a.ranks;
     o.moe_split = ParseMoeSplit(a.moe_split).value();
     o.gpus = RankGpusOf(a.gpus);
+    o.emulate_link_ns = static_cast<int64_t>(a.emulate_link_us * 1e3);
     o.engine.cuda_device = a.device;
     o.depth = depth;
     o.tokens = a.tokens;
@@ -252,6 +254,10 @@ Command AddBenchCommand(CLI::App& app) {
   AddActivationsOption(decode, &d->activations);
   decode->add_option("--device", d->device, "cuda backend: rank 0's GPU")->capture_default_str()->check(CLI::Range(0, 64));
   AddGpusOption(decode, &d->gpus);
+  decode->add_option("--emulate-link-us", d->emulate_link_us,
+                     "one cuda rank whose every all-reduce holds the GPU this long, as a link's latency would: what "
+                     "the step overlaps with its all-reduces (--qk-norm-overlap) shows on one GPU")
+      ->check(CLI::Range(0.0, 10000.0));
   decode->add_option("--ranks,--nodes", d->ranks, "tensor-parallel ranks in this process")
       ->check(CLI::Range(1, 64))
       ->capture_default_str();

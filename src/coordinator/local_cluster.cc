@@ -113,6 +113,13 @@ Status LocalCluster::RunOnAllRanks(const std::function<Status(Engine&)>& fn) {
   return st;
 }
 
+Status LocalCluster::ReplaceCollective(int r, std::unique_ptr<Collective> collective) {
+  if (r < 0 || r >= size()) return Status::Error("rank {} of {}", r, size());
+  TANDEM_TRY(collectives_[r]->Attach(std::move(collective)));
+  engines_[r]->ForgetRecordedSteps();
+  return Status::Ok();
+}
+
 void LocalCluster::AbortAll() {
   group_->Abort();
   for (DeferredCollective* c : collectives_) c->Abort();

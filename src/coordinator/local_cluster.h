@@ -50,6 +50,10 @@ class LocalCluster final : public RankGroup {
   CollectiveTime collective_time(int r) const { return timers_[r]->time(); }
   std::shared_ptr<Engine> leader() override { return engines_[0]; }
 
+  // Benchmarks: rank r's engine joins the others through `collective` (same rank and
+  // size) from its next step on.
+  Status ReplaceCollective(int r, std::unique_ptr<Collective> collective);
+
   // Runs fn on every rank at once, rank 0 on the calling thread; returns the first
   // error (naming its rank), after every rank has returned.
   Status RunOnAllRanks(const std::function<Status(Engine&)>& fn);

@@ -21,6 +21,7 @@
 #include "engine/cuda_backend.h"
 #include "kernels/cpu/fp16.h"
 #include "kernels/cpu/quant.h"
+#include "kernels/cuda/spin_delay.h"
 
 namespace tandem {
 namespace {
@@ -816,6 +817,32 @@ TEST(CudaOps, MoeExpertsMatchCpu) {
 }
 
 // A failed op is kept and reported by the next Download with the op's name.
+// The emulated link's delay (bench decode --emulate-link-us) holds its stream at least as
+// long as asked, and not grossly longer.
+TEST(CudaOps, SpinDelayHoldsTheStream) {
+  SKIP_WITHOUT_CUDA_DEVICE();
+  cudaStream_t stream = nullptr;
+  ASSERT_EQ(cudaStreamCreate(&stream), cudaSuccess);
+  cudaEvent_t start = nullptr, stop = nullptr;
+  ASSERT_EQ(cudaEventCreate(&start), cudaSuccess);
+  ASSERT_EQ(cudaEventCreate(&stop), cudaSuccess);
+  for (int64_t us : {5, 20, 200}) {
+    ASSERT_EQ(SpinDelay(us * 1000, stream), cudaSuccess);  // warm
+    ASSERT_EQ(cudaEventRecord(start, stream), cudaSuccess);
+    ASSERT_EQ(SpinDelay(us * 1000, stream), cudaSuccess);
+    ASSERT_EQ(cudaEventRecord(stop, stream), cudaSuccess);
+    ASSERT_EQ(cudaEventSynchronize(stop), cudaSuccess);
+    float ms = 0;
+    ASSERT_EQ(cudaEventElapsedTime(&ms, start, stop), cudaSuccess);
+    std::printf("  spin delay %lld us: %.1f us\n", static_cast<long long>(us), 1e3 * ms);
+    EXPECT_GE(1e3 * ms, 0.95 * static_cast<double>(us)) << us << " us";
+    EXPECT_LE(1e3 * ms, 2.0 * static_cast<double>(us) + 20.0) << us << " us";
+  }
+  cudaEventDestroy(start);
+  cudaEventDestroy(stop);
+  cudaStreamDestroy(stream);
+}
+
 TEST(CudaOps, ErrorsSurfaceAtDownload) {
   SKIP_WITHOUT_CUDA_DEVICE();
   auto gpu = MakeCudaBackend();
