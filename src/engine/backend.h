@@ -72,6 +72,18 @@ struct QkScales {
   float eps = 0;
 };
 
+// How HeadNormRopeStore normalises q and k.
+struct QkNorm {
+  WeightVector q, k;  // data null: no norm
+  // false (qwen3moe): q, k: [head_dim], each head RMS-normalised on its own.
+  // true (minimax-m2): q: [n_head * head_dim], k: [n_kv_head * head_dim], the rank's slices
+  // of one norm over each row's whole projection, which spans the ranks: row t scaled as
+  // `scales` says, then weighted; scales.sums null: only weighted (the scale comes later,
+  // AttentionFromScores).
+  bool whole = false;
+  QkScales scales;  // eps for either kind; the rest for whole only
+};
+
 class Backend {
  public:
   virtual ~Backend() = default;
@@ -104,13 +116,6 @@ class Backend {
   // sums: [rows] = the sum of squares of each row of x: [rows, n] (a rank's part of a
   // norm that spans several ranks).
   virtual void SumSquares(const float* x, int64_t rows, int64_t n, float* sums) = 0;
-  // Like RmsNorm, with each row's sum of squares given for the n_total values the norm
-  // spans (n of them in x).
-  virtual void RmsNormBySums(const float* x, const WeightVector& w, int64_t rows, int64_t n, const float* sums,
-                             int64_t n_total, float eps, float* y) = 0;
-  // y[r] = x[r] * w elementwise for each of `rows` rows of n (y may be x): the weight of a
-  // norm whose scale comes later.
-  virtual void MulWeight(const float* x, const WeightVector& w, int64_t rows, int64_t n, float* y) = 0;
   // y: [n_tokens, w.rows] = x: [n_tokens, w.cols] times w's rows.
   virtual void MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) = 0;
   // Independent products of the same n_tokens rows (no job reads another's output): a
@@ -129,13 +134,13 @@ class Backend {
   // k, v: [n_tokens, n_kv_head, head_dim] stored at positions pos0 .. pos0 + n_tokens - 1
   // of sequence `seq`.
   virtual void StoreKv(int layer, int64_t seq, int64_t pos0, int64_t n_tokens, const float* k, const float* v) = 0;
-  // The per-head part of attention's input as one op: each head of q: [n_rows, n_head,
-  // head_dim] and k: [n_rows, n_kv_head, head_dim] RMS-normalised by q_norm / k_norm
-  // (skipped where the norm's data is null), rotated by Rope at each row's position, then
-  // k and v stored at each row's place. Equal to those ops in that order.
-  virtual void HeadNormRopeStore(int layer, const RopeParams& rope, const WeightVector& q_norm,
-                                 const WeightVector& k_norm, float eps, float* q, float* k, const float* v,
-                                 int64_t n_head, int64_t n_kv_head, int64_t head_dim, const RowPlaces& rows) = 0;
+  // The rest of attention's input as one op: q: [n_rows, n_head, head_dim] and k: [n_rows,
+  // n_kv_head, head_dim] normalised as `norm` says, rotated by Rope at each row's position,
+  // then k and v stored at each row's place. Equal to RmsNorm (per head, or RmsNormApply
+  // with the given sums, or the weights alone), Rope and StoreKv in that order.
+  virtual void HeadNormRopeStore(int layer, const RopeParams& rope, const QkNorm& norm, float* q, float* k,
+                                 const float* v, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
+                                 const RowPlaces& rows) = 0;
   // Causal attention of q: [n_rows, n_head, head_dim] against the cached positions
   // [0, pos[t]] of each row's sequence in `layer`; out has q's shape.
   virtual void Attention(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* out) = 0;

@@ -61,17 +61,6 @@ void CpuBackend::SumSquares(const float* x, int64_t rows, int64_t n, float* sums
   for (int64_t r = 0; r < rows; ++r) sums[r] = static_cast<float>(tandem::SumSquares(x + r * n, n));
 }
 
-void CpuBackend::RmsNormBySums(const float* x, const WeightVector& w, int64_t rows, int64_t n, const float* sums,
-                               int64_t n_total, float eps, float* y) {
-  HostOpClock::Scope timed(clock_, "rms_norm_by_sums");
-  for (int64_t r = 0; r < rows; ++r) RmsNormApply(x + r * n, w.data, n, sums[r], n_total, eps, y + r * n);
-}
-
-void CpuBackend::MulWeight(const float* x, const WeightVector& w, int64_t rows, int64_t n, float* y) {
-  HostOpClock::Scope timed(clock_, "mul_weight");
-  for (int64_t i = 0; i < rows * n; ++i) y[i] = x[i] * w.data[i % n];
-}
-
 void CpuBackend::MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
   HostOpClock::Scope timed(clock_, "matmul");
   if (ggml_activation_rounding_ && w.type != GgmlType::F32) {
@@ -100,12 +89,29 @@ void CpuBackend::StoreKv(int layer, int64_t seq, int64_t pos0, int64_t n_tokens,
   for (int64_t t = 0; t < n_tokens; ++t) kv_.Store(layer, seq, pos0 + t, k + t * kv_dim_, v + t * kv_dim_);
 }
 
-void CpuBackend::HeadNormRopeStore(int layer, const RopeParams& rope, const WeightVector& q_norm,
-                                   const WeightVector& k_norm, float eps, float* q, float* k, const float* v,
-                                   int64_t n_head, int64_t n_kv_head, int64_t head_dim, const RowPlaces& rows) {
-  const int64_t n = rows.n_rows;
-  if (q_norm.data != nullptr) RmsNorm(q, q_norm, n * n_head, head_dim, eps, q);
-  if (k_norm.data != nullptr) RmsNorm(k, k_norm, n * n_kv_head, head_dim, eps, k);
+void CpuBackend::HeadNormRopeStore(int layer, const RopeParams& rope, const QkNorm& norm, float* q, float* k,
+                                   const float* v, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
+                                   const RowPlaces& rows) {
+  const int64_t n = rows.n_rows, q_dim = n_head * head_dim;
+  const float eps = norm.scales.eps;
+  if (!norm.whole) {
+    if (norm.q.data != nullptr) RmsNorm(q, norm.q, n * n_head, head_dim, eps, q);
+    if (norm.k.data != nullptr) RmsNorm(k, norm.k, n * n_kv_head, head_dim, eps, k);
+  } else {
+    HostOpClock::Scope timed(clock_, "whole_qk_norm");
+    const float* sums = norm.scales.sums;
+    for (int64_t t = 0; t < n; ++t) {
+      float* q_row = q + t * q_dim;
+      float* k_row = k + t * kv_dim_;
+      if (sums != nullptr) {
+        RmsNormApply(q_row, norm.q.data, q_dim, sums[t], norm.scales.q_total, eps, q_row);
+        RmsNormApply(k_row, norm.k.data, kv_dim_, sums[n + t], norm.scales.k_total, eps, k_row);
+      } else {
+        for (int64_t i = 0; i < q_dim; ++i) q_row[i] *= norm.q.data[i];
+        for (int64_t i = 0; i < kv_dim_; ++i) k_row[i] *= norm.k.data[i];
+      }
+    }
+  }
   for (int64_t t = 0; t < n; ++t) {
     Rope(rope, q + t * n_head * head_dim, 1, n_head, head_dim, rows.pos[t]);
     Rope(rope, k + t * n_kv_head * head_dim, 1, n_kv_head, head_dim, rows.pos[t]);

@@ -326,17 +326,6 @@ void CudaBackend::SumSquares(const float* x, int64_t rows, int64_t n, float* sum
   CheckCuda(SumSquaresRows(x, rows, n, sums, stream_), "sum of squares");
 }
 
-void CudaBackend::MulWeight(const float* x, const WeightVector& w, int64_t rows, int64_t n, float* y) {
-  const auto timed = Timed("mul_weight");
-  CheckCuda(MulWeightRows(x, w.data, rows, n, y, stream_), "norm weight");
-}
-
-void CudaBackend::RmsNormBySums(const float* x, const WeightVector& w, int64_t rows, int64_t n, const float* sums,
-                                int64_t n_total, float eps, float* y) {
-  const auto timed = Timed("rms_norm_by_sums");
-  CheckCuda(RmsNormRowsBySums(x, w.data, rows, n, sums, n_total, eps, y, stream_), "rms norm by sums");
-}
-
 bool CudaBackend::MatMulOn(cudaStream_t stream, const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) {
   for (int64_t t0 = 0; t0 < n_tokens; t0 += kQuantMatMulMaxTokens) {
     const int64_t m = std::min(kQuantMatMulMaxTokens, n_tokens - t0);
@@ -402,9 +391,9 @@ void CudaBackend::StoreKv(int layer, int64_t seq, int64_t pos0, int64_t n_tokens
 
 // The places themselves are device data; the engine keeps them inside the cache
 // (ctx_bound <= n_ctx, slots < n_seq).
-void CudaBackend::HeadNormRopeStore(int layer, const RopeParams& rope, const WeightVector& q_norm,
-                                    const WeightVector& k_norm, float eps, float* q, float* k, const float* v,
-                                    int64_t n_head, int64_t n_kv_head, int64_t head_dim, const RowPlaces& rows) {
+void CudaBackend::HeadNormRopeStore(int layer, const RopeParams& rope, const QkNorm& norm, float* q, float* k,
+                                    const float* v, int64_t n_head, int64_t n_kv_head, int64_t head_dim,
+                                    const RowPlaces& rows) {
   const auto timed = Timed("head_norm_rope_store");
   if (rows.ctx_bound > kv_.n_ctx || layer < 0 || layer >= kv_.n_layer || n_kv_head != kv_.n_kv_head ||
       head_dim != kv_.head_dim) {
@@ -419,9 +408,13 @@ void CudaBackend::HeadNormRopeStore(int layer, const RopeParams& rope, const Wei
   a.q = q;
   a.k = k;
   a.v = v;
-  a.q_norm = q_norm.data;
-  a.k_norm = k_norm.data;
-  a.eps = eps;
+  a.q_norm = norm.q.data;
+  a.k_norm = norm.k.data;
+  a.eps = norm.scales.eps;
+  a.whole = norm.whole;
+  a.sums = norm.scales.sums;
+  a.q_total = norm.scales.q_total;
+  a.k_total = norm.scales.k_total;
   a.n_rows = rows.n_rows;
   a.n_head = n_head;
   a.n_kv_head = n_kv_head;

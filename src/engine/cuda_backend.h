@@ -55,9 +55,6 @@ class CudaBackend final : public Backend {
   void AddRmsNorm(float* x, const float* add, const WeightVector& w, int64_t rows, int64_t n, float eps,
                   float* y) override;
   void SumSquares(const float* x, int64_t rows, int64_t n, float* sums) override;
-  void MulWeight(const float* x, const WeightVector& w, int64_t rows, int64_t n, float* y) override;
-  void RmsNormBySums(const float* x, const WeightVector& w, int64_t rows, int64_t n, const float* sums,
-                     int64_t n_total, float eps, float* y) override;
   void MatMul(const WeightMatrix& w, const float* x, int64_t n_tokens, float* y) override;
   // Up to 8 rows: the first job on the backend's stream, the others on side streams forked
   // from it and joined back (parallel branches of a recorded step); more rows: one by one.
@@ -66,9 +63,8 @@ class CudaBackend final : public Backend {
   void Rope(const RopeParams& params, float* x, int64_t n_tokens, int64_t n_heads, int64_t head_dim,
             int64_t pos0) override;
   void StoreKv(int layer, int64_t seq, int64_t pos0, int64_t n_tokens, const float* k, const float* v) override;
-  void HeadNormRopeStore(int layer, const RopeParams& rope, const WeightVector& q_norm, const WeightVector& k_norm,
-                         float eps, float* q, float* k, const float* v, int64_t n_head, int64_t n_kv_head,
-                         int64_t head_dim, const RowPlaces& rows) override;
+  void HeadNormRopeStore(int layer, const RopeParams& rope, const QkNorm& norm, float* q, float* k, const float* v,
+                         int64_t n_head, int64_t n_kv_head, int64_t head_dim, const RowPlaces& rows) override;
   void Attention(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* out) override;
   void AttentionScores(int layer, const float* q, int64_t n_head, const RowPlaces& rows, float* scores) override;
   void AttentionFromScores(int layer, const float* q, const float* k, int64_t n_head, const RowPlaces& rows,

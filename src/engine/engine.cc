@@ -340,13 +340,15 @@ Status Engine::Attention(int layer, const RowPlaces& rows) {
   if (OverlapsQkNorm(rows)) {
     TANDEM_TRY(AttentionAroundQkNorm(layer, rows));
   } else {
-    // qwen3moe: one norm per head, in the fused op. minimax-m2: one norm over each token's
-    // whole q (and k) projection, which spans the ranks, first.
-    const bool per_head_norm = !config_.whole_qk_norm;
-    if (!per_head_norm) TANDEM_TRY(WholeQkNorm(w, n));
-    const WeightVector no_norm{};
-    b.HeadNormRopeStore(layer, rope_, per_head_norm ? w.q_norm : no_norm, per_head_norm ? w.k_norm : no_norm,
-                        s.rms_eps, ws_.q, ws_.k, ws_.v, n_head, n_kv_head, hd, rows);
+    // qwen3moe: one norm per head. minimax-m2: one norm over each token's whole q (and k)
+    // projection, which spans the ranks: their sums of squares are all-reduced first.
+    QkNorm norm{w.q_norm, w.k_norm, config_.whole_qk_norm, QkScales{.eps = s.rms_eps}};
+    if (norm.whole) {
+      SumQkSquares(n);
+      TANDEM_TRY(collective_->AllReduceSum(ws_.qk_sums, 2 * n));
+      norm.scales = WholeQkScales();
+    }
+    b.HeadNormRopeStore(layer, rope_, norm, ws_.q, ws_.k, ws_.v, n_head, n_kv_head, hd, rows);
     Observe("q_rope", layer, ws_.q, n, q_dim);
     Observe("k_rope", layer, ws_.k, n, kv_dim);
     b.Attention(layer, ws_.q, n_head, rows, ws_.attn);
@@ -360,20 +362,19 @@ Status Engine::Attention(int layer, const RowPlaces& rows) {
   return Status::Ok();
 }
 
-// minimax-m2's q/k norm: one norm over each token's whole q (and k) projection, which
-// spans the ranks: their sums of squares, q's and k's in one message, are all-reduced first.
-Status Engine::WholeQkNorm(const LayerWeights& w, int64_t n) {
+// minimax-m2's q/k norm: each rank's part of every row's sums of squares of q and of k,
+// into one message for the all-reduce.
+void Engine::SumQkSquares(int64_t n) {
   const ModelShape& s = config_.shape;
-  Backend& b = *backend_;
-  const int64_t hd = s.head_dim, n_head = shard_.n_head(s), n_kv_head = shard_.n_kv_head;
-  float* q_sums = ws_.qk_sums;
-  float* k_sums = ws_.qk_sums + n;
-  b.SumSquares(ws_.q, n, n_head * hd, q_sums);
-  b.SumSquares(ws_.k, n, n_kv_head * hd, k_sums);
-  TANDEM_TRY(collective_->AllReduceSum(ws_.qk_sums, 2 * n));
-  b.RmsNormBySums(ws_.q, w.q_norm, n, n_head * hd, q_sums, int64_t{s.n_head} * hd, s.rms_eps, ws_.q);
-  b.RmsNormBySums(ws_.k, w.k_norm, n, n_kv_head * hd, k_sums, int64_t{s.n_head_kv} * hd, s.rms_eps, ws_.k);
-  return Status::Ok();
+  const int64_t hd = s.head_dim;
+  backend_->SumSquares(ws_.q, n, shard_.n_head(s) * hd, ws_.qk_sums);
+  backend_->SumSquares(ws_.k, n, shard_.n_kv_head * hd, ws_.qk_sums + n);
+}
+
+// The scales of the rows' q and k from their all-reduced sums of squares.
+QkScales Engine::WholeQkScales() const {
+  const ModelShape& s = config_.shape;
+  return QkScales{ws_.qk_sums, int64_t{s.n_head} * s.head_dim, int64_t{s.n_head_kv} * s.head_dim, s.rms_eps};
 }
 
 bool Engine::OverlapsQkNorm(const RowPlaces& rows) const {
@@ -390,17 +391,13 @@ Status Engine::AttentionAroundQkNorm(int layer, const RowPlaces& rows) {
   const LayerWeights& w = weights_.layers[layer];
   Backend& b = *backend_;
   const int64_t n = rows.n_rows, hd = s.head_dim, n_head = shard_.n_head(s), n_kv_head = shard_.n_kv_head;
-  b.SumSquares(ws_.q, n, n_head * hd, ws_.qk_sums);
-  b.SumSquares(ws_.k, n, n_kv_head * hd, ws_.qk_sums + n);
+  SumQkSquares(n);
   TANDEM_TRY(collective_->StartAllReduceSum(ws_.qk_sums, 2 * n));
-  b.MulWeight(ws_.q, w.q_norm, n, n_head * hd, ws_.q);
-  b.MulWeight(ws_.k, w.k_norm, n, n_kv_head * hd, ws_.k);
-  const WeightVector no_norm{};
-  b.HeadNormRopeStore(layer, rope_, no_norm, no_norm, s.rms_eps, ws_.q, ws_.k, ws_.v, n_head, n_kv_head, hd, rows);
+  const QkNorm weights_only{w.q_norm, w.k_norm, /*whole=*/true, QkScales{.eps = s.rms_eps}};
+  b.HeadNormRopeStore(layer, rope_, weights_only, ws_.q, ws_.k, ws_.v, n_head, n_kv_head, hd, rows);
   b.AttentionScores(layer, ws_.q, n_head, rows, ws_.scores);
   TANDEM_TRY(collective_->FinishAllReduceSum());
-  const QkScales scales{ws_.qk_sums, int64_t{s.n_head} * hd, int64_t{s.n_head_kv} * hd, s.rms_eps};
-  b.AttentionFromScores(layer, ws_.q, ws_.k, n_head, rows, scales, ws_.scores, ws_.attn);
+  b.AttentionFromScores(layer, ws_.q, ws_.k, n_head, rows, WholeQkScales(), ws_.scores, ws_.attn);
   return Status::Ok();
 }
 

@@ -152,7 +152,8 @@ class Engine {
   Status CheckTokens(std::span<const int32_t> tokens) const;
   Status Blocks(const RowPlaces& rows);
   Status Attention(int layer, const RowPlaces& rows);
-  Status WholeQkNorm(const LayerWeights& w, int64_t n);
+  void SumQkSquares(int64_t n);
+  QkScales WholeQkScales() const;
   // Whether this step's attention runs around its q/k norm's all-reduce.
   bool OverlapsQkNorm(const RowPlaces& rows) const;
   Status AttentionAroundQkNorm(int layer, const RowPlaces& rows);

@@ -21,6 +21,7 @@
 #include "engine/cuda_backend.h"
 #include "kernels/cpu/fp16.h"
 #include "kernels/cpu/quant.h"
+#include "kernels/cpu/rms_norm.h"
 #include "kernels/cuda/spin_delay.h"
 
 namespace tandem {
@@ -229,55 +230,32 @@ TEST(CudaOps, AddRmsNormMatchesCpu) {
   }
 }
 
-// minimax-m2's q/k norm over the whole projection: sums of squares, then the norm by sums
-// (n of the n_total values on this rank).
-TEST(CudaOps, NormBySumsMatchesCpu) {
+// minimax-m2's q/k norm over the whole projection: each rank's sums of squares (n of the
+// values of each row; the norm itself is HeadNormRopeStore's, below).
+TEST(CudaOps, SumSquaresMatchesCpu) {
   SKIP_WITHOUT_CUDA_DEVICE();
   struct Case {
     const char* what;
-    int64_t rows, n, n_total;
+    int64_t rows, n;
   };
-  const Case cases[] = {{"minimax q, whole, 5 tokens", 5, 6144, 6144},
-                        {"minimax q, rank 1 of 3 (16 heads)", 3, 2048, 6144},
-                        {"minimax k, rank 2 of 3 (2 heads), 1 token", 1, 256, 1024},
-                        {"odd", 2, 77, 300}};
+  const Case cases[] = {{"minimax q, whole, 5 tokens", 5, 6144},
+                        {"minimax q, rank 1 of 3 (16 heads)", 3, 2048},
+                        {"minimax k, rank 2 of 3 (2 heads), 1 token", 1, 256},
+                        {"odd", 2, 77}};
   uint32_t seed = 200;
   for (const Case& c : cases) {
     const std::vector<float> x = RandomFloats(c.rows * c.n, ++seed, -2.0f, 2.0f);
-    const std::vector<float> w = RandomFloats(c.n, ++seed, 0.5f, 1.5f);
-    // Sums for n_total values: this rank's part plus a made-up remainder, as after the all-reduce.
     CpuBackend cpu = MakeCpu();
-    std::vector<float> want_sums(static_cast<size_t>(c.rows)), want(x.size());
-    cpu.SumSquares(x.data(), c.rows, c.n, want_sums.data());
-    std::vector<float> total_sums = want_sums;
-    for (float& s : total_sums) s = s * static_cast<float>(c.n_total) / static_cast<float>(c.n);
-    cpu.RmsNormBySums(x.data(), WeightVector{w.data(), c.n}, c.rows, c.n, total_sums.data(), c.n_total, 1e-6f,
-                      want.data());
-
+    std::vector<float> want(static_cast<size_t>(c.rows));
+    cpu.SumSquares(x.data(), c.rows, c.n, want.data());
     auto gpu = MakeCudaBackend();
     ASSERT_TRUE(gpu);
-    const float* d_x = ToDevice(*gpu, x);
-    const float* d_w = ToDevice(*gpu, w);
     float* d_sums = PoisonedDevice<float>(*gpu, c.rows);
-    gpu->SumSquares(d_x, c.rows, c.n, d_sums);
-    const double sums_err = NormalisedError(want_sums, FromDevice(*gpu, d_sums, c.rows));
-    const float* d_total = ToDevice(*gpu, total_sums);
-    float* d_y = PoisonedDevice<float>(*gpu, c.rows * c.n);
-    gpu->RmsNormBySums(d_x, WeightVector{d_w, c.n}, c.rows, c.n, d_total, c.n_total, 1e-6f, d_y);
-    const double err = NormalisedError(want, FromDevice(*gpu, d_y, c.rows * c.n));
-    // The weight alone (the norm around which minimax-m2's decode attention runs).
-    std::vector<float> want_weighted(x.size());
-    cpu.MulWeight(x.data(), WeightVector{w.data(), c.n}, c.rows, c.n, want_weighted.data());
-    float* d_weighted = PoisonedDevice<float>(*gpu, c.rows * c.n);
-    gpu->MulWeight(d_x, WeightVector{d_w, c.n}, c.rows, c.n, d_weighted);
-    const double weight_err = NormalisedError(want_weighted, FromDevice(*gpu, d_weighted, c.rows * c.n));
+    gpu->SumSquares(ToDevice(*gpu, x), c.rows, c.n, d_sums);
+    const double err = NormalisedError(want, FromDevice(*gpu, d_sums, c.rows));
     const std::string name = Shape(c.what, {c.rows, c.n});
-    Report("sum_sq", name, sums_err, kNormBound);
-    Report("norm_sums", name, err, kNormBound);
-    Report("mul_weight", name, weight_err, kExactBound);
-    EXPECT_LE(sums_err, kNormBound) << name;
+    Report("sum_sq", name, err, kNormBound);
     EXPECT_LE(err, kNormBound) << name;
-    EXPECT_LE(weight_err, kExactBound) << name;
   }
 }
 
@@ -539,9 +517,12 @@ TEST(CudaOps, AttentionAroundQkScalesMatchesCpu) {
     ASSERT_TRUE(fused.CreateKvCache(shape).ok());
     fill(fused, host);
     std::vector<float> q_scaled(q_n), k_scaled(k_new.size()), want_fused(q_n);
-    fused.RmsNormBySums(q.data(), WeightVector{}, n_rows, c.n_head * hd, sums.data(), q_total, eps, q_scaled.data());
-    fused.RmsNormBySums(k_new.data(), WeightVector{}, n_rows, kv_dim, sums.data() + n_rows, k_total, eps,
-                        k_scaled.data());
+    for (int64_t t = 0; t < n_rows; ++t) {
+      const int64_t q_row = t * c.n_head * hd;
+      RmsNormApply(q.data() + q_row, nullptr, c.n_head * hd, sums[t], q_total, eps, q_scaled.data() + q_row);
+      RmsNormApply(k_new.data() + t * kv_dim, nullptr, kv_dim, sums[n_rows + t], k_total, eps,
+                   k_scaled.data() + t * kv_dim);
+    }
     for (int64_t t = 0; t < n_rows; ++t) {
       const int64_t s = c.rows.seq[t], p = c.rows.pos[t];
       fused.StoreKv(layer, s, p, 1, k_scaled.data() + t * kv_dim, v[s].data() + p * kv_dim);
@@ -581,20 +562,30 @@ TEST(CudaOps, AttentionAroundQkScalesMatchesCpu) {
 // positions stored beforehand), which reads back the stored k and v.
 TEST(CudaOps, HeadNormRopeStoreMatchesCpu) {
   SKIP_WITHOUT_CUDA_DEVICE();
+  enum class Norm { kNone, kPerHead, kWhole, kWholeWeightsOnly };
   struct Case {
     const char* what;
     int64_t n_head, n_kv_head, head_dim, n_rot;
-    bool norms, yarn;
+    Norm norm;
+    bool yarn;
     KvStorage storage;
     Rows rows;
   };
   const Case cases[] = {
-      {"qwen3 per-head norms, decode at 37", 32, 4, 128, 128, true, false, KvStorage::kF16, PromptRows(37, 1)},
-      {"qwen3 per-head norms, prompt of 9 at 0", 32, 4, 128, 128, true, false, KvStorage::kF16, PromptRows(0, 9)},
-      {"minimax no norms, n_rot 64, 3 at 1000, f32", 48, 8, 128, 64, false, false, KvStorage::kF32,
+      {"qwen3 per-head norms, decode at 37", 32, 4, 128, 128, Norm::kPerHead, false, KvStorage::kF16,
+       PromptRows(37, 1)},
+      {"qwen3 per-head norms, prompt of 9 at 0", 32, 4, 128, 128, Norm::kPerHead, false, KvStorage::kF16,
+       PromptRows(0, 9)},
+      {"minimax no norms, n_rot 64, 3 at 1000, f32", 48, 8, 128, 64, Norm::kNone, false, KvStorage::kF32,
        PromptRows(1000, 3)},
-      {"odd: 6/2 x 80, n_rot 32, YaRN, norms", 6, 2, 80, 32, true, true, KvStorage::kF16, PromptRows(5, 2)},
-      {"qwen3 batch of 4 sequences at 40, 3, 0, 90", 32, 4, 128, 128, true, false, KvStorage::kF16,
+      {"minimax whole norm by sums, n_rot 64, 5 at 70", 48, 8, 128, 64, Norm::kWhole, false, KvStorage::kF16,
+       PromptRows(70, 5)},
+      {"minimax rank of 3, whole norm, batch of 3", 18, 3, 128, 64, Norm::kWhole, false, KvStorage::kF16,
+       DecodeRows({9, 0, 300})},
+      {"minimax rank of 2, norm weights only, batch of 2", 24, 4, 128, 64, Norm::kWholeWeightsOnly, false,
+       KvStorage::kF32, DecodeRows({31, 2})},
+      {"odd: 6/2 x 80, n_rot 32, YaRN, norms", 6, 2, 80, 32, Norm::kPerHead, true, KvStorage::kF16, PromptRows(5, 2)},
+      {"qwen3 batch of 4 sequences at 40, 3, 0, 90", 32, 4, 128, 128, Norm::kPerHead, false, KvStorage::kF16,
        DecodeRows({40, 3, 0, 90})},
   };
   uint32_t seed = 750;
@@ -616,19 +607,33 @@ TEST(CudaOps, HeadNormRopeStoreMatchesCpu) {
     const std::vector<float> q = RandomFloats(n_rows * c.n_head * hd, ++seed, -2.0f, 2.0f);
     const std::vector<float> k = RandomFloats(n_rows * kv_dim, ++seed, -2.0f, 2.0f);
     const std::vector<float> v = RandomFloats(n_rows * kv_dim, ++seed);
-    const std::vector<float> q_norm = RandomFloats(hd, ++seed, 0.5f, 1.5f);
-    const std::vector<float> k_norm = RandomFloats(hd, ++seed, 0.5f, 1.5f);
+    // Per head: weights [head_dim]; whole: the rank's slice of [every head's head_dim], with
+    // each row's sums of squares over the whole model's values (3 ranks' worth here).
+    const bool whole = c.norm == Norm::kWhole || c.norm == Norm::kWholeWeightsOnly;
+    const int64_t q_w = whole ? c.n_head * hd : hd, k_w = whole ? kv_dim : hd;
+    const std::vector<float> q_norm = RandomFloats(q_w, ++seed, 0.5f, 1.5f);
+    const std::vector<float> k_norm = RandomFloats(k_w, ++seed, 0.5f, 1.5f);
+    const int64_t q_total = 3 * c.n_head * hd, k_total = 3 * kv_dim;
+    std::vector<float> sums = RandomFloats(2 * n_rows, ++seed, 0.25f, 4.0f);
+    for (int64_t t = 0; t < n_rows; ++t) sums[t] *= q_total, sums[n_rows + t] *= k_total;
     const int64_t q_n = static_cast<int64_t>(q.size()), k_n = static_cast<int64_t>(k.size());
 
     CpuBackend cpu = MakeCpu();
     ASSERT_TRUE(cpu.CreateKvCache(shape).ok());
     for (int64_t s = 0; s < n_seq; ++s) cpu.StoreKv(layer, s, 0, n_ctx, k_before.data(), v_before.data());
     std::vector<float> want_q = q, want_k = k;
-    const WeightVector cpu_qn = c.norms ? WeightVector{q_norm.data(), hd} : WeightVector{};
-    const WeightVector cpu_kn = c.norms ? WeightVector{k_norm.data(), hd} : WeightVector{};
+    // The norm as each side sees it: weights and sums in its own memory.
+    auto norm_on = [&](auto place) {
+      QkNorm norm{WeightVector{}, WeightVector{}, whole, QkScales{.eps = 1e-6f}};
+      if (c.norm == Norm::kNone) return norm;
+      norm.q = WeightVector{place(q_norm), q_w};
+      norm.k = WeightVector{place(k_norm), k_w};
+      if (c.norm == Norm::kWhole) norm.scales = QkScales{place(sums), q_total, k_total, 1e-6f};
+      return norm;
+    };
     const RowPlaces cpu_rows = c.rows.On(c.rows.seq.data(), c.rows.pos.data());
-    cpu.HeadNormRopeStore(layer, rope, cpu_qn, cpu_kn, 1e-6f, want_q.data(), want_k.data(), v.data(), c.n_head,
-                          c.n_kv_head, hd, cpu_rows);
+    cpu.HeadNormRopeStore(layer, rope, norm_on([](const std::vector<float>& x) { return x.data(); }), want_q.data(),
+                          want_k.data(), v.data(), c.n_head, c.n_kv_head, hd, cpu_rows);
     std::vector<float> want_attn(static_cast<size_t>(q_n));
     cpu.Attention(layer, want_q.data(), c.n_head, cpu_rows, want_attn.data());
 
@@ -640,11 +645,9 @@ TEST(CudaOps, HeadNormRopeStoreMatchesCpu) {
     for (int64_t s = 0; s < n_seq; ++s) gpu->StoreKv(layer, s, 0, n_ctx, d_k_before, d_v_before);
     float* d_q = ToDevice(*gpu, q);
     float* d_k = ToDevice(*gpu, k);
-    const WeightVector gpu_qn = c.norms ? WeightVector{ToDevice(*gpu, q_norm), hd} : WeightVector{};
-    const WeightVector gpu_kn = c.norms ? WeightVector{ToDevice(*gpu, k_norm), hd} : WeightVector{};
+    const QkNorm gpu_norm = norm_on([&](const std::vector<float>& x) -> const float* { return ToDevice(*gpu, x); });
     const RowPlaces gpu_rows = c.rows.On(ToDevice(*gpu, c.rows.seq), ToDevice(*gpu, c.rows.pos));
-    gpu->HeadNormRopeStore(layer, rope, gpu_qn, gpu_kn, 1e-6f, d_q, d_k, ToDevice(*gpu, v), c.n_head, c.n_kv_head,
-                           hd, gpu_rows);
+    gpu->HeadNormRopeStore(layer, rope, gpu_norm, d_q, d_k, ToDevice(*gpu, v), c.n_head, c.n_kv_head, hd, gpu_rows);
     float* d_attn = PoisonedDevice<float>(*gpu, q_n);
     gpu->Attention(layer, d_q, c.n_head, gpu_rows, d_attn);
 

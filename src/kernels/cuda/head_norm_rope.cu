@@ -1,6 +1,7 @@
 // Block (token, head) over the n_head q heads then the n_kv_head k heads: the head's row in
-// shared memory, normalised (double sum of squares like RmsNorm), its pairs rotated, then
-// written back; k heads also write k and v to the cache.
+// shared memory, normalised (per head: a double sum of squares like RmsNorm; whole: the
+// row's scale from its given sum, like RmsNormApply), its pairs rotated, then written
+// back; k heads also write k and v to the cache.
 #include <cuda_fp16.h>
 #include <cuda_runtime.h>
 
@@ -44,7 +45,16 @@ __global__ void __launch_bounds__(kThreads) HeadNormRopeKernel(Args args) {
   const float* w = is_q ? a.q_norm : a.k_norm;
   const int64_t pos = a.pos[t];
 
-  if (w != nullptr) {
+  if (w != nullptr && a.whole) {
+    const float* w_head = w + head * hd;
+    if (a.sums != nullptr) {
+      const double sum = a.sums[(is_q ? 0 : a.n_rows) + t];
+      const float scale = cuda_detail::RmsScale(sum, is_q ? a.q_total : a.k_total, a.eps);
+      for (int i = threadIdx.x; i < hd; i += kThreads) row[i] = cuda_detail::RmsApply(x[i], scale, w_head, i);
+    } else {
+      for (int i = threadIdx.x; i < hd; i += kThreads) row[i] = __fmul_rn(x[i], w_head[i]);
+    }
+  } else if (w != nullptr) {
     double sum = 0.0;
     for (int i = threadIdx.x; i < hd; i += kThreads) sum += cuda_detail::Square(x[i]);
     const float scale = cuda_detail::RmsScale(cuda_detail::BlockSum(sum, scratch), hd, a.eps);
@@ -70,7 +80,8 @@ __global__ void __launch_bounds__(kThreads) HeadNormRopeKernel(Args args) {
 cudaError_t HeadNormRopeStore(const HeadNormRopeArgs& a, cudaStream_t stream) {
   if (a.n_rows <= 0) return cudaSuccess;
   if (a.head_dim <= 0 || a.head_dim > kMaxHeadDim || a.rope.n_rot % 2 != 0 || a.rope.n_rot > a.head_dim ||
-      a.rope.n_rot < 0 || a.seq == nullptr || a.pos == nullptr) {
+      a.rope.n_rot < 0 || a.seq == nullptr || a.pos == nullptr ||
+      (a.whole && a.sums != nullptr && (a.q_total < 1 || a.k_total < 1))) {
     return cudaErrorInvalidValue;
   }
   const Args args{a, cuda_detail::MakeRopeConsts(a.rope)};

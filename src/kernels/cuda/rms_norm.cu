@@ -61,20 +61,6 @@ __global__ void __launch_bounds__(kMaxThreads) SumSquaresKernel(const float* x, 
   if (threadIdx.x == 0) sums[blockIdx.x] = static_cast<float>(sum);
 }
 
-__global__ void __launch_bounds__(kMaxThreads) RmsNormBySumsKernel(const float* x, const float* w, int n,
-                                                               const float* sums, int64_t n_total, float eps,
-                                                               float* y) {
-  cuda_detail::StartAfterPreviousKernel();
-  const int64_t offset = static_cast<int64_t>(blockIdx.x) * n;
-  ApplyScale(x + offset, w, n, static_cast<double>(sums[blockIdx.x]), n_total, eps, y + offset);
-}
-
-__global__ void __launch_bounds__(kMaxThreads) MulWeightKernel(const float* x, const float* w, int n, float* y) {
-  cuda_detail::StartAfterPreviousKernel();
-  const int64_t offset = static_cast<int64_t>(blockIdx.x) * n;
-  for (int i = threadIdx.x; i < n; i += blockDim.x) y[offset + i] = __fmul_rn(x[offset + i], w[i]);
-}
-
 }  // namespace
 
 cudaError_t RmsNormRows(const float* x, const float* w, int64_t rows, int64_t n, float eps, float* y,
@@ -95,19 +81,6 @@ cudaError_t SumSquaresRows(const float* x, int64_t rows, int64_t n, float* sums,
   if (rows <= 0) return cudaSuccess;
   return cuda_detail::LaunchAfterPrevious(SumSquaresKernel, static_cast<unsigned>(rows), RowThreads(n), 0, stream, x,
                                           static_cast<int>(n), sums);
-}
-
-cudaError_t MulWeightRows(const float* x, const float* w, int64_t rows, int64_t n, float* y, cudaStream_t stream) {
-  if (rows <= 0) return cudaSuccess;
-  return cuda_detail::LaunchAfterPrevious(MulWeightKernel, static_cast<unsigned>(rows), RowThreads(n), 0, stream, x, w,
-                                          static_cast<int>(n), y);
-}
-
-cudaError_t RmsNormRowsBySums(const float* x, const float* w, int64_t rows, int64_t n, const float* sums,
-                              int64_t n_total, float eps, float* y, cudaStream_t stream) {
-  if (rows <= 0) return cudaSuccess;
-  return cuda_detail::LaunchAfterPrevious(RmsNormBySumsKernel, static_cast<unsigned>(rows), RowThreads(n), 0, stream,
-                                          x, w, static_cast<int>(n), sums, n_total, eps, y);
 }
 
 }  // namespace tandem

@@ -23,13 +23,4 @@ cudaError_t AddRmsNormRows(float* x, const float* add, const float* w, int64_t r
 // sums[r] = sum of squares of row r of x: [rows, n] (as f32, accumulated in double).
 cudaError_t SumSquaresRows(const float* x, int64_t rows, int64_t n, float* sums, cudaStream_t stream);
 
-// y[r] = x[r] * w elementwise for each of `rows` rows of n: a norm's weight alone (its
-// scale comes later). x, y: device f32 [rows, n] (y may be x); w: device f32 [n].
-cudaError_t MulWeightRows(const float* x, const float* w, int64_t rows, int64_t n, float* y, cudaStream_t stream);
-
-// Like RmsNormRows with row r's sum of squares given (sums: device f32 [rows]) for the
-// n_total values the norm spans, n of which are in x.
-cudaError_t RmsNormRowsBySums(const float* x, const float* w, int64_t rows, int64_t n, const float* sums,
-                              int64_t n_total, float eps, float* y, cudaStream_t stream);
-
 }  // namespace tandem
