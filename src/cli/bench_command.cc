@@ -256,7 +256,7 @@ Command AddBenchCommand(CLI::App& app) {
   AddGpusOption(decode, &d->gpus);
   decode->add_option("--emulate-link-us", d->emulate_link_us,
                      "one cuda rank whose every all-reduce holds the GPU this long, as a link's latency would: what "
-                     "the step overlaps with its all-reduces (--qk-norm-overlap) shows on one GPU")
+                     "the step overlaps with its all-reduces shows on one GPU (compare --qk-norm-overlap on and off)")
       ->check(CLI::Range(0.0, 10000.0));
   decode->add_option("--ranks,--nodes", d->ranks, "tensor-parallel ranks in this process")
       ->check(CLI::Range(1, 64))
