@@ -8,6 +8,7 @@
 #include "engine/cuda_backend.h"
 #include "kernels/cuda/cuda_check.h"
 #include "kernels/cuda/device_memory.h"
+#include "kernels/cuda/side_stream.h"
 #include "kernels/cuda/spin_delay.h"
 #endif
 
@@ -18,24 +19,8 @@ namespace {
 
 class EmulatedLinkCollective final : public Collective {
  public:
-  EmulatedLinkCollective(int64_t latency_ns, cudaStream_t stream) : latency_ns_(latency_ns), stream_(stream) {}
-  ~EmulatedLinkCollective() override {
-    if (side_ != nullptr) cudaStreamDestroy(side_);
-    if (fork_ != nullptr) cudaEventDestroy(fork_);
-    if (join_ != nullptr) cudaEventDestroy(join_);
-  }
-  EmulatedLinkCollective(const EmulatedLinkCollective&) = delete;
-  EmulatedLinkCollective& operator=(const EmulatedLinkCollective&) = delete;
-
-  // The side stream at NCCL's priority (the device's highest), and its events.
-  Status Init() {
-    int least = 0, greatest = 0;
-    TANDEM_CUDA_TRY(cudaDeviceGetStreamPriorityRange(&least, &greatest));
-    TANDEM_CUDA_TRY(cudaStreamCreateWithPriority(&side_, cudaStreamNonBlocking, greatest));
-    TANDEM_CUDA_TRY(cudaEventCreateWithFlags(&fork_, cudaEventDisableTiming));
-    TANDEM_CUDA_TRY(cudaEventCreateWithFlags(&join_, cudaEventDisableTiming));
-    return Status::Ok();
-  }
+  EmulatedLinkCollective(int64_t latency_ns, cudaStream_t stream, std::unique_ptr<SideStream> side)
+      : latency_ns_(latency_ns), stream_(stream), side_(std::move(side)) {}
 
   int rank() const override { return 0; }
   int size() const override { return 1; }
@@ -46,18 +31,15 @@ class EmulatedLinkCollective final : public Collective {
   }
   Status StartAllReduceSum(float* data, int64_t n) override {
     if (n <= 0 || !IsDeviceMemory(data)) return Status::Ok();
-    TANDEM_CUDA_TRY(cudaEventRecord(fork_, stream_));
-    TANDEM_CUDA_TRY(cudaStreamWaitEvent(side_, fork_));
-    TANDEM_CUDA_TRY(SpinDelay(latency_ns_, side_));
-    TANDEM_CUDA_TRY(cudaEventRecord(join_, side_));
+    TANDEM_TRY(side_->Fork(stream_));
+    TANDEM_CUDA_TRY(SpinDelay(latency_ns_, side_->stream()));
     pending_ = true;
     return Status::Ok();
   }
   Status FinishAllReduceSum() override {
     if (!pending_) return Status::Ok();
     pending_ = false;
-    TANDEM_CUDA_TRY(cudaStreamWaitEvent(stream_, join_));
-    return Status::Ok();
+    return side_->Join(stream_);
   }
   bool overlaps() const override { return true; }
   Status Broadcast(void*, uint64_t, int) override { return Status::Ok(); }
@@ -78,8 +60,7 @@ class EmulatedLinkCollective final : public Collective {
  private:
   const int64_t latency_ns_;
   cudaStream_t stream_;  // the backend's
-  cudaStream_t side_ = nullptr;
-  cudaEvent_t fork_ = nullptr, join_ = nullptr;
+  std::unique_ptr<SideStream> side_;  // at NCCL's priority: the device's highest
   bool pending_ = false;
 };
 
@@ -90,9 +71,10 @@ Expected<std::unique_ptr<Collective>> MakeEmulatedLink([[maybe_unused]] Backend&
                                                        [[maybe_unused]] int64_t latency_ns) {
 #ifdef TANDEM_HAVE_CUDA
   if (auto* cuda = dynamic_cast<CudaBackend*>(&backend)) {
-    auto link = std::make_unique<EmulatedLinkCollective>(latency_ns, cuda->stream());
-    TANDEM_TRY(link->Init().WithContext("emulated link"));
-    return std::unique_ptr<Collective>(std::move(link));
+    auto side = SideStream::Create(/*highest_priority=*/true);
+    if (!side.ok()) return side.status().WithContext("emulated link");
+    return std::unique_ptr<Collective>(
+        std::make_unique<EmulatedLinkCollective>(latency_ns, cuda->stream(), std::move(side).value()));
   }
 #endif
   return Status::Error("an emulated link needs the cuda backend (--backend cuda), not {}", backend.name());

@@ -130,10 +130,7 @@ Status LocalCluster::Reconnect() {
   for (auto& e : engines_) backends.push_back(&e->backend());
   for (DeferredCollective* c : collectives_) c->Detach();
   TANDEM_ASSIGN_OR_RETURN(auto collectives, Connect(backends));
-  for (size_t r = 0; r < collectives_.size(); ++r) {
-    TANDEM_TRY(collectives_[r]->Attach(std::move(collectives[r])));
-    engines_[r]->ForgetRecordedSteps();
-  }
+  for (int r = 0; r < size(); ++r) TANDEM_TRY(ReplaceCollective(r, std::move(collectives[r])));
   return Status::Ok();
 }
 

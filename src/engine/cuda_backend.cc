@@ -164,11 +164,9 @@ Expected<std::unique_ptr<CudaBackend>> CudaBackend::Create(const CudaBackendOpti
   TANDEM_CUDA_TRY(cudaGetDeviceProperties(&prop, options.device));
   b->device_name_ = prop.name;
   TANDEM_CUDA_TRY(cudaStreamCreateWithFlags(&b->stream_, cudaStreamNonBlocking));
-  for (int i = 0; i < kSideStreams; ++i) {
-    TANDEM_CUDA_TRY(cudaStreamCreateWithFlags(&b->side_streams_[i], cudaStreamNonBlocking));
-    TANDEM_CUDA_TRY(cudaEventCreateWithFlags(&b->joins_[i], cudaEventDisableTiming));
+  for (auto& side : b->side_streams_) {
+    TANDEM_ASSIGN_OR_RETURN(side, SideStream::Create());
   }
-  TANDEM_CUDA_TRY(cudaEventCreateWithFlags(&b->fork_, cudaEventDisableTiming));
   size_t free = 0, total = 0;
   TANDEM_CUDA_TRY(cudaMemGetInfo(&free, &total));
   Log(Subsystem::kEngine)
@@ -183,11 +181,6 @@ CudaBackend::~CudaBackend() {
     ForgetRecordedSteps();  // waits for the stream
     cudaStreamDestroy(stream_);
   }
-  for (int i = 0; i < kSideStreams; ++i) {
-    if (side_streams_[i] != nullptr) cudaStreamDestroy(side_streams_[i]);
-    if (joins_[i] != nullptr) cudaEventDestroy(joins_[i]);
-  }
-  if (fork_ != nullptr) cudaEventDestroy(fork_);
   for (void* p : allocations_) cudaFree(p);
 }
 
@@ -350,16 +343,14 @@ void CudaBackend::MatMuls(std::span<const MatMulJob> jobs, int64_t n_tokens) {
     return;
   }
   const auto timed = Timed("matmul");
-  if (!CheckCuda(cudaEventRecord(fork_, stream_), "fork of products")) return;
   for (int64_t i = 0; i < static_cast<int64_t>(jobs.size()); ++i) {
     const int64_t branch = i % branches;
-    cudaStream_t s = branch == 0 ? stream_ : side_streams_[branch - 1];
-    if (i == branch && branch > 0 && !CheckCuda(cudaStreamWaitEvent(s, fork_, 0), "fork of products")) return;
-    if (!MatMulOn(s, *jobs[i].w, jobs[i].x, n_tokens, jobs[i].y)) return;
+    SideStream* side = branch == 0 ? nullptr : side_streams_[branch - 1].get();
+    if (i == branch && side != nullptr && !Check(side->Fork(stream_), "fork of products")) return;
+    if (!MatMulOn(side != nullptr ? side->stream() : stream_, *jobs[i].w, jobs[i].x, n_tokens, jobs[i].y)) return;
   }
   for (int64_t branch = 1; branch < branches; ++branch) {
-    if (!CheckCuda(cudaEventRecord(joins_[branch - 1], side_streams_[branch - 1]), "join of products")) return;
-    if (!CheckCuda(cudaStreamWaitEvent(stream_, joins_[branch - 1], 0), "join of products")) return;
+    if (!Check(side_streams_[branch - 1]->Join(stream_), "join of products")) return;
   }
 }
 

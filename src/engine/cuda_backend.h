@@ -18,6 +18,7 @@
 #include "engine/cuda_op_timer.h"
 #include "kernels/cuda/activation_mode.h"
 #include "kernels/cuda/attention.h"
+#include "kernels/cuda/side_stream.h"
 
 namespace tandem {
 
@@ -130,9 +131,7 @@ class CudaBackend final : public Backend {
   std::string device_name_;
   cudaStream_t stream_ = nullptr;
   static constexpr int kSideStreams = 2;
-  cudaStream_t side_streams_[kSideStreams] = {};  // MatMuls' other branches
-  cudaEvent_t fork_ = nullptr;                    // stream_ reached the fork
-  cudaEvent_t joins_[kSideStreams] = {};          // each side stream's branch is done
+  std::unique_ptr<SideStream> side_streams_[kSideStreams];  // MatMuls' other branches
   std::vector<void*> allocations_;  // freed in the destructor
   Status error_;                    // the first failed op since creation (sticky)
   uint64_t weight_bytes_ = 0, kv_bytes_ = 0, workspace_bytes_ = 0, scratch_bytes_ = 0;

@@ -151,11 +151,7 @@ Expected<std::vector<std::unique_ptr<NcclCollective>>> NcclCollective::ConnectAl
 }
 
 Status NcclCollective::CreateSideStream() {
-  int least = 0, greatest = 0;
-  TANDEM_CUDA_TRY(cudaDeviceGetStreamPriorityRange(&least, &greatest));
-  TANDEM_CUDA_TRY(cudaStreamCreateWithPriority(&side_stream_, cudaStreamNonBlocking, greatest));
-  TANDEM_CUDA_TRY(cudaEventCreateWithFlags(&fork_, cudaEventDisableTiming));
-  TANDEM_CUDA_TRY(cudaEventCreateWithFlags(&join_, cudaEventDisableTiming));
+  TANDEM_ASSIGN_OR_RETURN(side_, SideStream::Create(/*highest_priority=*/true));
   return Status::Ok();
 }
 
@@ -165,10 +161,6 @@ NcclCollective::NcclCollective(ncclComm* comm, int rank, int size, cudaStream_t 
 NcclCollective::~NcclCollective() {
   std::lock_guard lock(mu_);
   DropComm();
-  // Work still queued on the side stream (an aborted all-reduce) keeps it until it ends.
-  if (side_stream_ != nullptr) cudaStreamDestroy(side_stream_);
-  if (fork_ != nullptr) cudaEventDestroy(fork_);
-  if (join_ != nullptr) cudaEventDestroy(join_);
 }
 
 void NcclCollective::DropComm() {
@@ -235,15 +227,13 @@ Status NcclCollective::StartAllReduceSum(float* data, int64_t n) {
   TANDEM_TRY(Usable("all-reduce"));
   if (pending_) return Status::Error("NCCL all-reduce started while another is pending: finish that one first");
   if (n == 0) return Status::Ok();
-  TANDEM_CUDA_TRY(cudaEventRecord(fork_, stream_));
-  TANDEM_CUDA_TRY(cudaStreamWaitEvent(side_stream_, fork_));
+  TANDEM_TRY(side_->Fork(stream_));
   const Status st = Finish("ncclAllReduce", ncclAllReduce(data, data, static_cast<size_t>(n), ncclFloat32, ncclSum,
-                                                          comm_, side_stream_));
+                                                          comm_, side_->stream()));
   // Joined back at Finish, or at once after a failure: a capture must not end with the
   // side stream still forked.
-  TANDEM_CUDA_TRY(cudaEventRecord(join_, side_stream_));
   if (!st.ok()) {
-    TANDEM_CUDA_TRY(cudaStreamWaitEvent(stream_, join_));
+    TANDEM_TRY(side_->Join(stream_));
     return st;
   }
   pending_ = true;
@@ -254,8 +244,7 @@ Status NcclCollective::FinishAllReduceSum() {
   std::lock_guard lock(mu_);
   if (!pending_) return Status::Ok();
   pending_ = false;
-  TANDEM_CUDA_TRY(cudaStreamWaitEvent(stream_, join_));
-  return Status::Ok();
+  return side_->Join(stream_);
 }
 
 Status NcclCollective::Broadcast(void* data, uint64_t bytes, int root) {

@@ -32,6 +32,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kernels/cuda/side_stream.h"
 #include "net/collective.h"
 
 struct ncclComm;  // <nccl.h>: ncclComm_t
@@ -135,10 +136,8 @@ class NcclCollective final : public Collective {
   const int rank_;
   const int size_;
   cudaStream_t stream_;
-  cudaStream_t side_stream_ = nullptr;  // owned: StartAllReduceSum's
-  cudaEvent_t fork_ = nullptr;          // recorded on stream_ at Start
-  cudaEvent_t join_ = nullptr;          // recorded on side_stream_ after the all-reduce
-  bool pending_ = false;                // a Start not yet finished (mu_)
+  std::unique_ptr<SideStream> side_;  // StartAllReduceSum's: forked at Start, joined at Finish
+  bool pending_ = false;              // a Start not yet finished (mu_)
   const NcclOptions options_;
   mutable std::mutex state_mu_;  // guards broken_; never held across an NCCL call, so
                                  // broken() answers while another thread is inside NCCL

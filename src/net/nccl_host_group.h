@@ -1,9 +1,10 @@
-// The collective of GPU ranks on several boxes (`serve --nodes` with --backend cuda and
-// NCCL): each call goes by where its buffer lives. Device buffers (the step's
-// activations, the vocabulary slices' logits) go through NCCL on the backend's stream,
-// so a decode step with its collectives is recorded into one CUDA graph; host buffers
-// (the rank loop's requests, tokens and sampling summaries) go through the group's UCX
-// collective, which also carries its control messages.
+// The collective of GPU ranks joined by NCCL (`serve --nodes` with --backend cuda, or a
+// LocalCluster with a GPU per rank): each call goes by where its buffer lives. Device
+// buffers (the step's activations, the vocabulary slices' logits) go through NCCL on the
+// backend's stream, so a decode step with its collectives is recorded into one CUDA
+// graph; host buffers (the rank loop's requests, tokens and sampling summaries) go
+// through the group's host collective: UCX between boxes, which also carries its control
+// messages, or in-process threads.
 //
 // A watchdog polls NCCL's asynchronous error: when a peer's connection closes (it died)
 // the communicator is aborted at once, its kernels stop waiting on the GPU and health()
